@@ -1,0 +1,291 @@
+//! Wires the pipeline: frames → decode → flow table → classifier.
+//!
+//! [`Analyzer`] is the per-frame engine shared by offline scans and live
+//! capture; [`scan`] drives it over a list of inputs (several files are one
+//! analysis: flows span files).
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::capture::{self, CaptureError, Frame, FrameSource, Input, InputSummary, ReaderKind};
+use crate::classify::{Classifier, ClassifyConfig, Outcome};
+use crate::decode::{self, LinkType, PacketKind, Skip};
+use crate::flow::{FlowConfig, FlowStats, FlowTable};
+use crate::knowledge::{KnowledgeBase, PortClass};
+
+/// Settings for one analysis.
+#[derive(Clone, Debug, Default)]
+pub struct AnalysisConfig {
+    /// Flow table settings.
+    pub flow: FlowConfig,
+    /// Detector settings.
+    pub classify: ClassifyConfig,
+    /// File reader.
+    pub reader: ReaderKind,
+}
+
+/// Packet counters.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct PacketStats {
+    /// Frames read from the inputs.
+    pub frames: u64,
+    /// Frame bytes on the wire (original lengths).
+    pub wire_bytes: u64,
+    /// Frames decoded to a TCP or UDP packet (or an ICMP error quoting one).
+    pub decoded: u64,
+    /// TCP packets.
+    pub tcp: u64,
+    /// UDP packets.
+    pub udp: u64,
+    /// ICMP errors attributed to a quoted TCP/UDP flow.
+    pub icmp_errors: u64,
+    /// Frames captured shorter than their original length (snaplen).
+    pub truncated_frames: u64,
+    /// First fragments of fragmented datagrams (ports read from them).
+    pub first_fragments: u64,
+    /// Frames not decoded, by reason (see `docs/report.md`).
+    pub skipped: std::collections::BTreeMap<&'static str, u64>,
+    /// Sum of the skipped reasons that mean malformed or truncated input.
+    pub malformed: u64,
+}
+
+/// The per-frame engine.
+pub struct Analyzer<'kb> {
+    table: FlowTable,
+    classifier: Classifier<'kb>,
+    skipped: [u64; Skip::COUNT],
+    stats: PacketStats,
+    last_linktype: Option<(u32, Option<LinkType>)>,
+}
+
+impl<'kb> Analyzer<'kb> {
+    /// A new analyzer. Payload is kept only for flows whose server port is
+    /// ghost or named by a site `deny` rule (the only flows identified).
+    pub fn new(kb: &'kb KnowledgeBase, cfg: &AnalysisConfig) -> Analyzer<'kb> {
+        let mut flow_cfg = cfg.flow.clone();
+        if flow_cfg.payload_ports.is_none() {
+            let mut set = crate::flow::PortSet::default();
+            for t in [crate::Transport::Tcp, crate::Transport::Udp] {
+                for port in 0..=u16::MAX {
+                    if kb.class(port, t) == PortClass::Ghost
+                        || cfg.classify.policy.mentions(port, t)
+                    {
+                        set.insert(t, port);
+                    }
+                }
+            }
+            flow_cfg.payload_ports = Some(set);
+        }
+        Analyzer {
+            table: FlowTable::new(flow_cfg),
+            classifier: Classifier::new(kb, cfg.classify.clone()),
+            skipped: [0; Skip::COUNT],
+            stats: PacketStats::default(),
+            last_linktype: None,
+        }
+    }
+
+    /// Processes one frame. Returns the skip reason when it was not decoded.
+    pub fn frame(&mut self, f: &Frame<'_>) -> Option<Skip> {
+        self.stats.frames += 1;
+        self.stats.wire_bytes += u64::from(f.orig_len.max(f.caplen));
+        if f.orig_len > f.caplen {
+            self.stats.truncated_frames += 1;
+        }
+        let link = match self.last_linktype {
+            Some((lt, link)) if lt == f.linktype => link,
+            _ => {
+                let link = LinkType::from_linktype(f.linktype);
+                self.last_linktype = Some((f.linktype, link));
+                link
+            }
+        };
+        let result = match decode::decode(link, f.data) {
+            Ok(p) => {
+                self.stats.decoded += 1;
+                match p.kind {
+                    PacketKind::IcmpError { .. } => self.stats.icmp_errors += 1,
+                    PacketKind::Normal => match p.transport {
+                        crate::Transport::Tcp => self.stats.tcp += 1,
+                        crate::Transport::Udp => self.stats.udp += 1,
+                    },
+                }
+                if p.first_fragment {
+                    self.stats.first_fragments += 1;
+                }
+                self.table.update(&p, f.ts_nanos, f.orig_len.max(f.caplen));
+                None
+            }
+            Err(skip) => {
+                if let Some(c) = self.skipped.get_mut(skip as usize) {
+                    *c += 1;
+                }
+                Some(skip)
+            }
+        };
+        if self.table.has_finished() {
+            self.drain();
+        }
+        result
+    }
+
+    fn drain(&mut self) {
+        for f in self.table.drain_finished() {
+            self.classifier.add(&f);
+        }
+    }
+
+    /// Packet counters so far.
+    pub fn packet_stats(&self) -> PacketStats {
+        let mut s = self.stats.clone();
+        for r in Skip::ALL {
+            let n = self.skipped.get(r as usize).copied().unwrap_or(0);
+            if n > 0 {
+                s.skipped.insert(r.as_str(), n);
+                if r.is_malformed() {
+                    s.malformed += n;
+                }
+            }
+        }
+        s
+    }
+
+    /// Flows currently in the table.
+    pub fn active_flows(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Ends the analysis: flushes the flow table and classifies.
+    pub fn finish(mut self) -> (PacketStats, FlowStats, Outcome) {
+        self.table.finish_all();
+        self.drain();
+        let stats = self.packet_stats();
+        (stats, self.table.stats(), self.classifier.finish())
+    }
+}
+
+/// One input's outcome.
+#[derive(Clone, Debug, Serialize)]
+pub struct InputResult {
+    /// What the reader learned about the input.
+    #[serde(flatten)]
+    pub summary: InputSummary,
+    /// Fatal error that ended reading this input early (results before it are kept).
+    pub error: Option<String>,
+}
+
+/// A finished analysis.
+pub struct Analysis {
+    /// Per-input results, in input order.
+    pub inputs: Vec<InputResult>,
+    /// Packet counters.
+    pub packets: PacketStats,
+    /// Flow table counters.
+    pub flow_table: FlowStats,
+    /// Findings and flow counts.
+    pub outcome: Outcome,
+    /// Wall-clock start (ns since the epoch).
+    pub started_ns: i64,
+    /// Wall-clock end (ns since the epoch).
+    pub ended_ns: i64,
+    /// Wall-clock seconds spent.
+    pub elapsed_s: f64,
+}
+
+impl Analysis {
+    /// True when every input was read to its end.
+    pub fn complete(&self) -> bool {
+        self.inputs.iter().all(|i| i.error.is_none())
+    }
+}
+
+/// Progress callback: (bytes of input consumed in total, frames so far).
+pub trait Progress {
+    /// Called every few thousand frames and at the end of each input.
+    fn update(&mut self, bytes: u64, frames: u64);
+}
+
+impl Progress for () {
+    fn update(&mut self, _: u64, _: u64) {}
+}
+
+/// Wall-clock now, ns since the epoch.
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// Scans the inputs as one analysis. Errors on an input end that input (the
+/// error is recorded in its [`InputResult`]); the other inputs still run.
+pub fn scan(
+    inputs: &[Input],
+    kb: &KnowledgeBase,
+    cfg: &AnalysisConfig,
+    progress: &mut dyn Progress,
+) -> Analysis {
+    let started_ns = now_ns();
+    let t0 = Instant::now();
+    let mut az = Analyzer::new(kb, cfg);
+    let mut results = Vec::with_capacity(inputs.len());
+    let mut done_bytes = 0u64;
+    for input in inputs {
+        let mut source = match capture::open(input, cfg.reader) {
+            Ok(s) => s,
+            Err(e) => {
+                results.push(InputResult {
+                    summary: InputSummary::unreadable(input),
+                    error: Some(e.to_string()),
+                });
+                continue;
+            }
+        };
+        let error = read_all(&mut az, source.as_mut(), done_bytes, progress).err();
+        done_bytes += source.position();
+        progress.update(done_bytes, az.stats.frames);
+        let summary = source.finish();
+        results.push(InputResult {
+            summary,
+            error: error.map(|e| e.to_string()),
+        });
+    }
+    let (packets, flow_table, outcome) = az.finish();
+    Analysis {
+        inputs: results,
+        packets,
+        flow_table,
+        outcome,
+        started_ns,
+        ended_ns: now_ns(),
+        elapsed_s: t0.elapsed().as_secs_f64(),
+    }
+}
+
+fn read_all(
+    az: &mut Analyzer<'_>,
+    source: &mut (dyn FrameSource + Send),
+    base: u64,
+    progress: &mut dyn Progress,
+) -> Result<(), CaptureError> {
+    let mut n = 0u32;
+    let mut checked_link = false;
+    loop {
+        let Some(frame) = source.next_frame()? else {
+            return Ok(());
+        };
+        let skip = az.frame(&frame);
+        if !checked_link && skip == Some(Skip::UnsupportedLinkType) {
+            checked_link = true;
+            let lt = frame.linktype;
+            if source.linktypes().len() <= 1 {
+                return Err(CaptureError::UnsupportedLinkType(lt));
+            }
+        }
+        n = n.wrapping_add(1);
+        if n % 8192 == 0 {
+            progress.update(base + source.position(), az.stats.frames);
+        }
+    }
+}

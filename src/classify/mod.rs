@@ -1,0 +1,897 @@
+//! Turns finished flows into findings.
+//!
+//! A flow whose server port the knowledge base classes `ghost` (or that a
+//! site `deny` rule marks) is ghost-port traffic. Flows on the same server
+//! endpoint (transport, address, port) aggregate into one finding with many
+//! clients. On top of the per-endpoint findings, behaviour detectors look at
+//! the flows together (see `docs/detections.md`):
+//!
+//! * **server present**: the ghost port answered (SYN-ACK or data back);
+//! * **sweep**: one source touched many ghost ports or hosts;
+//! * **beaconing**: a client reconnects to the same ghost endpoint at a regular interval;
+//! * **long-lived / high-volume** sessions;
+//! * **ghost source port**: a ghost port used as *source* port towards a well-known service;
+//! * **blocked / dead**: unanswered attempts, RSTs, ICMP unreachable (lower severity).
+//!
+//! Everything here is bounded: findings, clients and flows kept per finding
+//! and sweep sources are capped, and what did not fit is counted.
+
+mod severity;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+pub use severity::{Severity, SeverityLevel};
+
+use crate::Transport;
+use crate::flow::{DirStats, EndReason, Endpoint, Flow, Orientation};
+use crate::identify::{self, Identification};
+use crate::knowledge::{KnowledgeBase, PortClass, Verdict, policy::Policy};
+
+/// Detector settings (documented in `docs/detections.md`).
+#[derive(Clone, Debug)]
+pub struct ClassifyConfig {
+    /// Site policy (allow/deny rules).
+    pub policy: Policy,
+    /// Maximum findings kept; more are counted as dropped.
+    pub max_findings: usize,
+    /// Flow records kept per finding (the rest are only counted).
+    pub flows_per_finding: usize,
+    /// Client addresses listed per finding (the rest are only counted).
+    pub clients_per_finding: usize,
+    /// Keep a record of every flow (`--all-flows`), up to this many (0 = off).
+    pub all_flows_cap: usize,
+    /// A source touching at least this many distinct ghost ports or hosts is a sweep.
+    pub sweep_min_targets: usize,
+    /// Beacon: minimum connections from one client to one endpoint.
+    pub beacon_min_connections: usize,
+    /// Beacon: maximum relative jitter (standard deviation / mean interval).
+    pub beacon_max_jitter: f64,
+    /// Beacon: minimum mean interval, seconds.
+    pub beacon_min_interval_s: f64,
+    /// A session at least this long (seconds) is long-lived.
+    pub long_session_s: f64,
+    /// A session with at least this many bytes (both ways) is high-volume.
+    pub high_volume_bytes: u64,
+}
+
+impl Default for ClassifyConfig {
+    fn default() -> Self {
+        ClassifyConfig {
+            policy: Policy::default(),
+            max_findings: 10_000,
+            flows_per_finding: 50,
+            clients_per_finding: 50,
+            all_flows_cap: 0,
+            sweep_min_targets: 10,
+            beacon_min_connections: 5,
+            beacon_max_jitter: 0.2,
+            beacon_min_interval_s: 1.0,
+            long_session_s: 3600.0,
+            high_volume_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// A flow as it appears in reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct FlowRecord {
+    /// Creation order in this analysis.
+    pub id: u64,
+    /// tcp/udp.
+    pub transport: Transport,
+    /// Initiator.
+    pub client: Endpoint,
+    /// Responder.
+    pub server: Endpoint,
+    /// How the roles were decided.
+    pub orientation: Orientation,
+    /// First packet, ns since the epoch.
+    pub first_ts: i64,
+    /// Last packet, ns since the epoch.
+    pub last_ts: i64,
+    /// Client → server.
+    pub c2s: DirStats,
+    /// Server → client.
+    pub s2c: DirStats,
+    /// The server answered.
+    pub answered: bool,
+    /// The server refused with RST.
+    pub rejected: bool,
+    /// ICMP errors quoting this flow.
+    pub icmp_errors: u32,
+    /// Why the flow record ended.
+    pub end: EndReason,
+    /// VLAN id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<u16>,
+    /// Payload identification (ghost-port flows only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identification: Option<Identification>,
+}
+
+impl FlowRecord {
+    fn from_flow(f: &Flow, identification: Option<Identification>) -> FlowRecord {
+        FlowRecord {
+            id: f.id,
+            transport: f.transport,
+            client: f.client,
+            server: f.server,
+            orientation: f.orientation,
+            first_ts: f.first_ts,
+            last_ts: f.last_ts,
+            c2s: f.c2s,
+            s2c: f.s2c,
+            answered: f.answered(),
+            rejected: f.rejected(),
+            icmp_errors: f.icmp_errors,
+            end: f.end,
+            vlan: f.vlan,
+            identification,
+        }
+    }
+}
+
+/// What a finding is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// Traffic to a ghost port on one server endpoint.
+    GhostPort,
+    /// One source touching many ghost ports/hosts.
+    Sweep,
+    /// A ghost port used as source port towards a well-known service.
+    GhostSourcePort,
+}
+
+/// A behaviour seen in a finding's flows, with the evidence it used.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Behaviour {
+    /// Machine name: "server-present", "sweep", "beacon", "long-lived", "high-volume", "blocked", "ghost-source-port".
+    pub kind: &'static str,
+    /// One line for humans.
+    pub detail: String,
+    /// Named figures the detector used.
+    pub evidence: BTreeMap<&'static str, serde_json::Value>,
+}
+
+/// A MITRE ATT&CK technique reference.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AttackTag {
+    /// Technique id, e.g. "T1571".
+    pub id: String,
+    /// Technique name.
+    pub name: String,
+}
+
+/// Totals over a finding's flows.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct FlowTotals {
+    /// Flows.
+    pub flows: u64,
+    /// Flows the server answered.
+    pub answered: u64,
+    /// Flows with payload both ways.
+    pub data_exchanged: u64,
+    /// Flows refused with RST.
+    pub rejected: u64,
+    /// ICMP errors quoting these flows.
+    pub icmp_errors: u64,
+    /// Client → server.
+    pub c2s: DirStats,
+    /// Server → client.
+    pub s2c: DirStats,
+}
+
+impl FlowTotals {
+    fn add(&mut self, f: &Flow) {
+        self.flows += 1;
+        self.answered += u64::from(f.answered());
+        self.data_exchanged += u64::from(f.data_exchanged());
+        self.rejected += u64::from(f.rejected());
+        self.icmp_errors += u64::from(f.icmp_errors);
+        add_dir(&mut self.c2s, &f.c2s);
+        add_dir(&mut self.s2c, &f.s2c);
+    }
+    fn merge(&mut self, o: &FlowTotals) {
+        self.flows += o.flows;
+        self.answered += o.answered;
+        self.data_exchanged += o.data_exchanged;
+        self.rejected += o.rejected;
+        self.icmp_errors += o.icmp_errors;
+        add_dir(&mut self.c2s, &o.c2s);
+        add_dir(&mut self.s2c, &o.s2c);
+    }
+}
+
+fn add_dir(a: &mut DirStats, b: &DirStats) {
+    a.packets += b.packets;
+    a.bytes += b.bytes;
+    a.payload_bytes += b.payload_bytes;
+    a.tcp_flags |= b.tcp_flags;
+    a.rsts += b.rsts;
+}
+
+/// A distinct payload identification seen in a finding, with how many flows showed it.
+#[derive(Clone, Debug, Serialize)]
+pub struct SeenProtocol {
+    /// Flows that showed it.
+    pub flows: u64,
+    /// The identification of the first such flow.
+    #[serde(flatten)]
+    pub identification: Identification,
+}
+
+/// A site-policy rule that matched, for the report.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Suppression {
+    /// The rule as written.
+    pub rule: String,
+    /// Where the rule came from.
+    pub origin: String,
+    /// The rule's note.
+    pub note: String,
+    /// Findings suppressed by it.
+    pub findings: u64,
+    /// Flows suppressed by it.
+    pub flows: u64,
+}
+
+/// One finding.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    /// Stable id within the report ("GP-0001", in report order).
+    pub id: String,
+    /// What the finding is about.
+    pub kind: FindingKind,
+    /// One line for humans.
+    pub title: String,
+    /// Severity with its reasons.
+    pub severity: Severity,
+    /// tcp/udp.
+    pub transport: Transport,
+    /// The ghost-port endpoint (for sweeps: the scanning source, port 0).
+    pub server: Endpoint,
+    /// The knowledge base's verdict on the port, with reasons and the registry record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    /// ATT&CK techniques.
+    pub attack: Vec<AttackTag>,
+    /// Behaviours with evidence.
+    pub behaviours: Vec<Behaviour>,
+    /// Distinct payload identifications.
+    pub protocols: Vec<SeenProtocol>,
+    /// First packet, ns.
+    pub first_ts: i64,
+    /// Last packet, ns.
+    pub last_ts: i64,
+    /// Client addresses (capped, sorted).
+    pub clients: Vec<IpAddr>,
+    /// Distinct clients in total.
+    pub clients_total: u64,
+    /// Totals.
+    pub totals: FlowTotals,
+    /// Flow records (capped, in order of first packet).
+    pub flows: Vec<FlowRecord>,
+    /// Flow records not kept.
+    pub flows_omitted: u64,
+    /// For sweeps: targeted (port, transport) pairs (capped).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<SweepTarget>,
+}
+
+/// A port a sweep touched.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SweepTarget {
+    /// Address.
+    pub ip: IpAddr,
+    /// Port.
+    pub port: u16,
+    /// tcp/udp.
+    pub transport: Transport,
+    /// The target answered.
+    pub answered: bool,
+}
+
+#[derive(Default)]
+struct Acc {
+    first_ts: i64,
+    last_ts: i64,
+    clients: BTreeSet<IpAddr>,
+    clients_total_overflow: u64,
+    totals: FlowTotals,
+    flows: Vec<FlowRecord>,
+    flows_omitted: u64,
+    protocols: Vec<SeenProtocol>,
+    /// Per client: flow start times (capped) for beacon detection.
+    starts: BTreeMap<IpAddr, Vec<i64>>,
+    longest_ns: i64,
+    max_bytes: u64,
+}
+
+impl Acc {
+    fn add(&mut self, f: &Flow, ident: Option<Identification>, cfg: &ClassifyConfig) {
+        if self.totals.flows == 0 {
+            self.first_ts = f.first_ts;
+            self.last_ts = f.last_ts;
+        }
+        self.first_ts = self.first_ts.min(f.first_ts);
+        self.last_ts = self.last_ts.max(f.last_ts);
+        self.totals.add(f);
+        if self.clients.len() < cfg.clients_per_finding.max(1) * 20 {
+            self.clients.insert(f.client.ip);
+        } else if !self.clients.contains(&f.client.ip) {
+            self.clients_total_overflow += 1;
+        }
+        self.longest_ns = self.longest_ns.max(f.last_ts - f.first_ts);
+        self.max_bytes = self.max_bytes.max(f.c2s.bytes + f.s2c.bytes);
+        let starts = self.starts.entry(f.client.ip).or_default();
+        if starts.len() < 4096 {
+            starts.push(f.first_ts);
+        }
+        if let Some(id) = &ident
+            && id.protocol != identify::Protocol::Empty
+        {
+            let n = self.protocols.len();
+            match self
+                .protocols
+                .iter_mut()
+                .find(|p| p.identification.protocol == id.protocol)
+            {
+                Some(p) => p.flows += 1,
+                None if n < 8 => self.protocols.push(SeenProtocol {
+                    flows: 1,
+                    identification: id.clone(),
+                }),
+                None => {}
+            }
+        }
+        if self.flows.len() < cfg.flows_per_finding {
+            self.flows.push(FlowRecord::from_flow(f, ident));
+        } else {
+            self.flows_omitted += 1;
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct EndpointKey {
+    kind: FindingKind,
+    transport: Transport,
+    ip: IpAddr,
+    port: u16,
+}
+
+/// Flow counts by transport.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct FlowCounts {
+    /// All flows (records; a flow split by eviction counts twice).
+    pub total: u64,
+    /// TCP flows.
+    pub tcp: u64,
+    /// UDP flows.
+    pub udp: u64,
+    /// Flows whose server port is ghost.
+    pub ghost: u64,
+}
+
+/// Everything the classifier produces.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Findings, sorted most severe first, ids assigned.
+    pub findings: Vec<Finding>,
+    /// Policy rules that suppressed findings.
+    pub suppressed: Vec<Suppression>,
+    /// Findings that did not fit in `max_findings`.
+    pub findings_dropped: u64,
+    /// Flow counts.
+    pub flows: FlowCounts,
+    /// All flow records (`--all-flows`), sorted by first packet.
+    pub all_flows: Vec<FlowRecord>,
+    /// Flow records beyond the `--all-flows` cap.
+    pub all_flows_omitted: u64,
+}
+
+/// Consumes finished flows; [`Classifier::finish`] returns the findings.
+pub struct Classifier<'kb> {
+    kb: &'kb KnowledgeBase,
+    cfg: ClassifyConfig,
+    accs: BTreeMap<EndpointKey, Acc>,
+    dropped: u64,
+    suppressed: BTreeMap<usize, (u64, BTreeSet<EndpointKey>)>,
+    counts: FlowCounts,
+    all_flows: Vec<FlowRecord>,
+    all_flows_omitted: u64,
+    /// Per source: ghost targets touched (capped).
+    sources: BTreeMap<IpAddr, SourceAcc>,
+}
+
+#[derive(Default)]
+struct SourceAcc {
+    targets: BTreeMap<(IpAddr, u16, Transport), bool>,
+    ports: BTreeSet<(u16, Transport)>,
+    hosts: BTreeSet<IpAddr>,
+    first_ts: i64,
+    last_ts: i64,
+    overflow: u64,
+}
+
+const MAX_SWEEP_SOURCES: usize = 10_000;
+const MAX_TARGETS_PER_SOURCE: usize = 4096;
+
+impl<'kb> Classifier<'kb> {
+    /// A classifier over a knowledge base.
+    pub fn new(kb: &'kb KnowledgeBase, cfg: ClassifyConfig) -> Self {
+        Classifier {
+            kb,
+            cfg,
+            accs: BTreeMap::new(),
+            dropped: 0,
+            suppressed: BTreeMap::new(),
+            counts: FlowCounts::default(),
+            all_flows: Vec::new(),
+            all_flows_omitted: 0,
+            sources: BTreeMap::new(),
+        }
+    }
+
+    /// Is (port, transport) ghost for this server, after site policy?
+    /// Returns (ghost, index of the matching policy rule).
+    fn port_status(&self, port: u16, t: Transport, ip: IpAddr) -> (bool, Option<usize>) {
+        let class_ghost = self.kb.class(port, t) == PortClass::Ghost;
+        match self.cfg.policy.evaluate_index(port, t, ip) {
+            Some((i, rule)) if rule.is_deny() => (true, Some(i)),
+            Some((i, _)) => (class_ghost, Some(i)),
+            None => (class_ghost, None),
+        }
+    }
+
+    /// Adds one finished flow.
+    pub fn add(&mut self, f: &Flow) {
+        self.counts.total += 1;
+        match f.transport {
+            Transport::Tcp => self.counts.tcp += 1,
+            Transport::Udp => self.counts.udp += 1,
+        }
+        let (ghost, rule) = self.port_status(f.server.port, f.transport, f.server.ip);
+        let mut ident = None;
+        if ghost {
+            self.counts.ghost += 1;
+            ident = Some(identify::identify(
+                f.transport,
+                &f.c2s_head.bytes,
+                &f.s2c_head.bytes,
+            ));
+        }
+        if self.cfg.all_flows_cap > 0 {
+            if self.all_flows.len() < self.cfg.all_flows_cap {
+                self.all_flows.push(FlowRecord::from_flow(f, ident.clone()));
+            } else {
+                self.all_flows_omitted += 1;
+            }
+        }
+        if ghost {
+            let key = EndpointKey {
+                kind: FindingKind::GhostPort,
+                transport: f.transport,
+                ip: f.server.ip,
+                port: f.server.port,
+            };
+            if let Some(i) = rule.filter(|&i| !self.cfg.policy.rule(i).is_some_and(|r| r.is_deny()))
+            {
+                let e = self.suppressed.entry(i).or_default();
+                e.0 += 1;
+                e.1.insert(key);
+                return;
+            }
+            self.note_source(f);
+            self.add_to(key, f, ident);
+            return;
+        }
+        // Ghost source port towards a well-known service: only privileged
+        // (< 1024) source ports, which clients do not pick by chance.
+        if f.client.port < 1024
+            && f.client.port != f.server.port
+            && matches!(
+                self.kb.class(f.server.port, f.transport),
+                PortClass::Implemented | PortClass::DeFacto
+            )
+            && self.port_status(f.client.port, f.transport, f.client.ip).0
+        {
+            let key = EndpointKey {
+                kind: FindingKind::GhostSourcePort,
+                transport: f.transport,
+                ip: f.client.ip,
+                port: f.client.port,
+            };
+            self.add_to(key, f, None);
+        }
+    }
+
+    fn add_to(&mut self, key: EndpointKey, f: &Flow, ident: Option<Identification>) {
+        if !self.accs.contains_key(&key) && self.accs.len() >= self.cfg.max_findings {
+            self.dropped += 1;
+            return;
+        }
+        let cfg = &self.cfg;
+        self.accs.entry(key).or_default().add(f, ident, cfg);
+    }
+
+    fn note_source(&mut self, f: &Flow) {
+        if !self.sources.contains_key(&f.client.ip) && self.sources.len() >= MAX_SWEEP_SOURCES {
+            return;
+        }
+        let s = self.sources.entry(f.client.ip).or_default();
+        if s.targets.is_empty() {
+            s.first_ts = f.first_ts;
+            s.last_ts = f.last_ts;
+        }
+        s.first_ts = s.first_ts.min(f.first_ts);
+        s.last_ts = s.last_ts.max(f.last_ts);
+        let k = (f.server.ip, f.server.port, f.transport);
+        if s.targets.len() < MAX_TARGETS_PER_SOURCE || s.targets.contains_key(&k) {
+            *s.targets.entry(k).or_default() |= f.answered();
+            s.ports.insert((f.server.port, f.transport));
+            s.hosts.insert(f.server.ip);
+        } else {
+            s.overflow += 1;
+        }
+    }
+
+    /// Ends the analysis: behaviour detectors, severities, sorting.
+    pub fn finish(mut self) -> Outcome {
+        let mut findings = Vec::new();
+        // Sweeps first: they absorb the unanswered probes of their source.
+        let mut sweepers: BTreeSet<IpAddr> = BTreeSet::new();
+        for (src, s) in &self.sources {
+            let n = s.ports.len().max(s.hosts.len());
+            if n >= self.cfg.sweep_min_targets {
+                sweepers.insert(*src);
+                findings.push(self.sweep_finding(*src, s));
+            }
+        }
+        for (key, acc) in std::mem::take(&mut self.accs) {
+            // A per-endpoint finding made only of a sweeper's unanswered probes
+            // is folded into the sweep finding.
+            if key.kind == FindingKind::GhostPort
+                && acc.totals.answered == 0
+                && acc.clients.iter().all(|c| sweepers.contains(c))
+                && acc.clients_total_overflow == 0
+            {
+                continue;
+            }
+            findings.push(self.endpoint_finding(key, acc));
+        }
+        findings.sort_by(|a, b| {
+            b.severity
+                .score
+                .cmp(&a.severity.score)
+                .then(a.kind.cmp(&b.kind))
+                .then(a.server.port.cmp(&b.server.port))
+                .then(a.transport.cmp(&b.transport))
+                .then(a.server.ip.cmp(&b.server.ip))
+        });
+        for (i, f) in findings.iter_mut().enumerate() {
+            f.id = format!("GP-{:04}", i + 1);
+        }
+        let mut suppressed: Vec<Suppression> = self
+            .suppressed
+            .iter()
+            .filter_map(|(i, (flows, keys))| {
+                let r = self.cfg.policy.rule(*i)?;
+                Some(Suppression {
+                    rule: r.to_string(),
+                    origin: r.origin.clone(),
+                    note: r.note.clone(),
+                    findings: keys.len() as u64,
+                    flows: *flows,
+                })
+            })
+            .collect();
+        suppressed.sort();
+        self.all_flows.sort_by_key(|f| (f.first_ts, f.id));
+        Outcome {
+            findings,
+            suppressed,
+            findings_dropped: self.dropped,
+            flows: self.counts,
+            all_flows: self.all_flows,
+            all_flows_omitted: self.all_flows_omitted,
+        }
+    }
+
+    fn sweep_finding(&self, src: IpAddr, s: &SourceAcc) -> Finding {
+        let answered = s.targets.values().filter(|a| **a).count();
+        let mut ev = BTreeMap::new();
+        ev.insert("distinct_ports", serde_json::json!(s.ports.len()));
+        ev.insert("distinct_hosts", serde_json::json!(s.hosts.len()));
+        ev.insert(
+            "targets",
+            serde_json::json!(s.targets.len() as u64 + s.overflow),
+        );
+        ev.insert("answered_targets", serde_json::json!(answered));
+        ev.insert(
+            "span_s",
+            serde_json::json!(round2((s.last_ts - s.first_ts) as f64 / 1e9)),
+        );
+        let detail = format!(
+            "{} touched {} ghost ports on {} hosts in {} ({} answered)",
+            src,
+            s.ports.len(),
+            s.hosts.len(),
+            crate::timefmt::human_duration(s.last_ts - s.first_ts),
+            answered
+        );
+        let severity = severity::sweep(answered);
+        let mut totals = FlowTotals::default();
+        let mut clients_total = 0;
+        let mut first_ts = s.first_ts;
+        let mut last_ts = s.last_ts;
+        for (k, acc) in &self.accs {
+            if acc.clients.contains(&src) && k.kind == FindingKind::GhostPort {
+                totals.merge(&acc.totals);
+                clients_total = 1;
+                first_ts = first_ts.min(acc.first_ts);
+                last_ts = last_ts.max(acc.last_ts);
+            }
+        }
+        let targets: Vec<SweepTarget> = s
+            .targets
+            .iter()
+            .take(200)
+            .map(|(&(ip, port, transport), &answered)| SweepTarget {
+                ip,
+                port,
+                transport,
+                answered,
+            })
+            .collect();
+        Finding {
+            id: String::new(),
+            kind: FindingKind::Sweep,
+            title: format!(
+                "ghost-port sweep from {src}: {} ports, {} hosts",
+                s.ports.len(),
+                s.hosts.len()
+            ),
+            severity,
+            transport: s
+                .targets
+                .keys()
+                .next()
+                .map(|k| k.2)
+                .unwrap_or(Transport::Tcp),
+            server: Endpoint { ip: src, port: 0 },
+            verdict: None,
+            attack: vec![
+                tag("T1046", "Network Service Discovery"),
+                tag("T1571", "Non-Standard Port"),
+            ],
+            behaviours: vec![Behaviour {
+                kind: "sweep",
+                detail,
+                evidence: ev,
+            }],
+            protocols: Vec::new(),
+            first_ts,
+            last_ts,
+            clients: vec![src],
+            clients_total,
+            totals,
+            flows: Vec::new(),
+            flows_omitted: totals.flows,
+            targets,
+        }
+    }
+
+    fn endpoint_finding(&self, key: EndpointKey, acc: Acc) -> Finding {
+        let verdict = self.kb.verdict(key.port, key.transport);
+        let mut behaviours = Vec::new();
+        let t = &acc.totals;
+        if key.kind == FindingKind::GhostSourcePort {
+            let mut ev = BTreeMap::new();
+            ev.insert("flows", serde_json::json!(t.flows));
+            behaviours.push(Behaviour {
+                kind: "ghost-source-port",
+                detail: format!(
+                    "{} used ghost port {}/{} as its source port towards well-known services",
+                    key.ip, key.port, key.transport
+                ),
+                evidence: ev,
+            });
+        } else if t.answered > 0 {
+            let mut ev = BTreeMap::new();
+            ev.insert("flows_answered", serde_json::json!(t.answered));
+            ev.insert(
+                "flows_with_data_both_ways",
+                serde_json::json!(t.data_exchanged),
+            );
+            behaviours.push(Behaviour {
+                kind: "server-present",
+                detail: format!(
+                    "{}:{} answered {} of {} flows{}",
+                    key.ip,
+                    key.port,
+                    t.answered,
+                    t.flows,
+                    if t.data_exchanged > 0 {
+                        format!(", data both ways in {}", t.data_exchanged)
+                    } else {
+                        String::new()
+                    }
+                ),
+                evidence: ev,
+            });
+        } else {
+            let mut ev = BTreeMap::new();
+            ev.insert("flows", serde_json::json!(t.flows));
+            ev.insert("rejected_rst", serde_json::json!(t.rejected));
+            ev.insert("icmp_errors", serde_json::json!(t.icmp_errors));
+            let how = if t.rejected > 0 {
+                "refused with RST"
+            } else if t.icmp_errors > 0 {
+                "ICMP unreachable"
+            } else {
+                "no answer seen"
+            };
+            behaviours.push(Behaviour {
+                kind: "blocked",
+                detail: format!("{} attempt(s), {how}", t.flows),
+                evidence: ev,
+            });
+        }
+        if let Some(b) = beacon(&acc, &self.cfg) {
+            behaviours.push(b);
+        }
+        let long_s = acc.longest_ns as f64 / 1e9;
+        if long_s >= self.cfg.long_session_s {
+            let mut ev = BTreeMap::new();
+            ev.insert("longest_session_s", serde_json::json!(round2(long_s)));
+            behaviours.push(Behaviour {
+                kind: "long-lived",
+                detail: format!(
+                    "a session lasted {}",
+                    crate::timefmt::human_duration(acc.longest_ns)
+                ),
+                evidence: ev,
+            });
+        }
+        if acc.max_bytes >= self.cfg.high_volume_bytes {
+            let mut ev = BTreeMap::new();
+            ev.insert("largest_session_bytes", serde_json::json!(acc.max_bytes));
+            behaviours.push(Behaviour {
+                kind: "high-volume",
+                detail: format!("a session moved {} bytes", acc.max_bytes),
+                evidence: ev,
+            });
+        }
+        let severity = severity::endpoint(key.kind, t, &acc.protocols, &behaviours, &verdict);
+        let mut attack = vec![tag("T1571", "Non-Standard Port")];
+        for p in &acc.protocols {
+            if let Some((id, name)) = p.identification.protocol.attack_technique() {
+                attack.push(tag(id, name));
+            }
+        }
+        if behaviours.iter().any(|b| b.kind == "beacon") {
+            attack.push(tag("T1071", "Application Layer Protocol"));
+        }
+        attack.sort();
+        attack.dedup_by(|a, b| a.id == b.id);
+        let title = finding_title(key, &verdict, t, &acc.protocols);
+        let clients_total = acc.clients.len() as u64 + acc.clients_total_overflow;
+        Finding {
+            id: String::new(),
+            kind: key.kind,
+            title,
+            severity,
+            transport: key.transport,
+            server: Endpoint {
+                ip: key.ip,
+                port: key.port,
+            },
+            verdict: Some(verdict),
+            attack,
+            behaviours,
+            protocols: acc.protocols,
+            first_ts: acc.first_ts,
+            last_ts: acc.last_ts,
+            clients: acc
+                .clients
+                .iter()
+                .take(self.cfg.clients_per_finding)
+                .copied()
+                .collect(),
+            clients_total,
+            totals: acc.totals,
+            flows: acc.flows,
+            flows_omitted: acc.flows_omitted,
+            targets: Vec::new(),
+        }
+    }
+}
+
+fn finding_title(key: EndpointKey, v: &Verdict, t: &FlowTotals, protos: &[SeenProtocol]) -> String {
+    let name = v
+        .record
+        .as_ref()
+        .map(|r| r.service_name.as_str())
+        .filter(|s| !s.is_empty())
+        .unwrap_or("?");
+    if key.kind == FindingKind::GhostSourcePort {
+        return format!(
+            "ghost source port {}/{} ({name}) used towards well-known services",
+            key.port, key.transport
+        );
+    }
+    let state = if t.data_exchanged > 0 {
+        "answered, data both ways"
+    } else if t.answered > 0 {
+        "answered"
+    } else if t.rejected > 0 {
+        "refused (RST)"
+    } else if t.icmp_errors > 0 {
+        "ICMP unreachable"
+    } else {
+        "unanswered"
+    };
+    let speaks = protos
+        .iter()
+        .find(|p| p.identification.protocol.is_well_known_application())
+        .map(|p| format!(", carrying {}", p.identification.summary))
+        .unwrap_or_default();
+    format!(
+        "{}/{} ({name}) on {}: {state}{speaks}",
+        key.port, key.transport, key.ip
+    )
+}
+
+fn tag(id: &str, name: &str) -> AttackTag {
+    AttackTag {
+        id: id.to_string(),
+        name: name.to_string(),
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// Beaconing: one client reconnecting to the endpoint at a regular interval.
+fn beacon(acc: &Acc, cfg: &ClassifyConfig) -> Option<Behaviour> {
+    let mut best: Option<(IpAddr, usize, f64, f64)> = None;
+    for (client, starts) in &acc.starts {
+        if starts.len() < cfg.beacon_min_connections {
+            continue;
+        }
+        let mut s = starts.clone();
+        s.sort_unstable();
+        let iv: Vec<f64> = s.windows(2).map(|w| (w[1] - w[0]) as f64 / 1e9).collect();
+        let n = iv.len() as f64;
+        let mean = iv.iter().sum::<f64>() / n;
+        if mean < cfg.beacon_min_interval_s {
+            continue;
+        }
+        let sd = (iv.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let jitter = sd / mean;
+        if jitter <= cfg.beacon_max_jitter && best.as_ref().is_none_or(|b| s.len() > b.1) {
+            best = Some((*client, s.len(), mean, jitter));
+        }
+    }
+    let (client, count, mean, jitter) = best?;
+    let mut ev = BTreeMap::new();
+    ev.insert("client", serde_json::json!(client.to_string()));
+    ev.insert("connections", serde_json::json!(count));
+    ev.insert("interval_s", serde_json::json!(round2(mean)));
+    ev.insert("jitter", serde_json::json!(round2(jitter)));
+    Some(Behaviour {
+        kind: "beacon",
+        detail: format!(
+            "{client} connected {count} times, every {:.1} s (jitter {:.0} %)",
+            mean,
+            jitter * 100.0
+        ),
+        evidence: ev,
+    })
+}

@@ -1,0 +1,177 @@
+//! Command-line definition (clap derive). Kept in the library so the man page
+//! and shell completions are generated from the same definition.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const SCAN_EXAMPLES: &str = "\
+Examples:
+  ghostport scan capture.pcapng                 terminal summary
+  ghostport scan -F json -o report.json *.pcap  one JSON report for several files (flows span files)
+  ghostport scan --allow 386/tcp incident/      a folder of rotated captures, with a site exception
+  tcpdump -w - -i eth0 | ghostport scan -       read a capture from standard input
+
+Exit status: 0 no findings, 1 findings, 2 error (the report is still written, marked incomplete).";
+
+/// Find traffic hiding on ghost ports: TCP/UDP ports assigned by IANA to
+/// services that never shipped.
+#[derive(Debug, Parser)]
+#[command(name = "ghostport", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Analyse capture files (pcap, pcapng; gzip/zstd; a folder; - for stdin).
+    #[command(after_help = SCAN_EXAMPLES)]
+    Scan(ScanArgs),
+    /// Explain the verdict on one port: `386`, `386/udp` or a service name like `asa`.
+    Port(PortArgs),
+    /// List ports by class, e.g. `--class ghost --format csv` to feed a firewall.
+    Ports(PortsArgs),
+    /// Import a newer IANA registry file, or compare two.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+}
+
+/// Report formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Terminal summary.
+    Text,
+    /// One JSON document (meta, inputs, summary, findings[, flows]).
+    Json,
+}
+
+/// File readers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Reader {
+    /// Built-in streaming reader (fast; gzip, zstd, stdin).
+    Native,
+    /// libpcap (plain pcap/pcapng files only).
+    Libpcap,
+}
+
+/// Options of `scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Capture files or folders (walked recursively, sorted); `-` reads standard input.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+    /// Output format.
+    #[arg(short = 'F', long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write the report to FILE instead of standard output (atomically).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Overwrite an existing output file.
+    #[arg(long)]
+    pub force: bool,
+    /// Include every flow in JSON output (up to --all-flows-cap).
+    #[arg(long)]
+    pub all_flows: bool,
+    /// Most flow records kept with --all-flows.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    pub all_flows_cap: usize,
+    /// Most flows held at once; when full, the least recently active are evicted (and counted).
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub max_flows: usize,
+    /// Payload bytes kept per direction of ghost-port flows, for identification.
+    #[arg(long, default_value_t = 1024, value_name = "BYTES")]
+    pub payload_cap: usize,
+    /// Idle timeout for TCP flows, seconds of capture time.
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    pub tcp_timeout: u32,
+    /// Idle timeout for UDP flows, seconds of capture time.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub udp_timeout: u32,
+    /// File reader.
+    #[arg(long, value_enum, default_value_t = Reader::Native)]
+    pub reader: Reader,
+    /// Site policy: never report this port (e.g. `386/tcp`, `386/tcp@10.0.0.0/8`). Repeatable.
+    #[arg(long, value_name = "RULE")]
+    pub allow: Vec<String>,
+    /// Site policy: treat this port as ghost (e.g. `8080/tcp`). Repeatable.
+    #[arg(long, value_name = "RULE")]
+    pub deny: Vec<String>,
+    /// Site policy file (TOML with [[allow]] / [[deny]] entries).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Colour: auto (terminal and no NO_COLOR), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// Colour choice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal unless NO_COLOR is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Options of `port`.
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    /// `386`, `386/tcp`, `386/udp` or a service name (`asa`).
+    pub port: String,
+    /// Output format.
+    #[arg(short = 'F', long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// List formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// One line per port.
+    Text,
+    /// RFC 4180 CSV with a header.
+    Csv,
+    /// JSON array.
+    Json,
+}
+
+/// Options of `ports`.
+#[derive(Debug, Args)]
+pub struct PortsArgs {
+    /// Class to list.
+    #[arg(long, default_value = "ghost")]
+    pub class: String,
+    /// Only this transport.
+    #[arg(long, value_name = "tcp|udp")]
+    pub transport: Option<String>,
+    /// Output format.
+    #[arg(short = 'F', long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
+}
+
+/// `registry` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Load an IANA registry file (CSV or XML) into the user's data dir; later runs use it.
+    Import {
+        /// The downloaded file.
+        file: PathBuf,
+    },
+    /// Show ports whose class or name changed between two registry files.
+    Diff {
+        /// Older registry file (CSV or XML).
+        old: PathBuf,
+        /// Newer registry file (CSV or XML).
+        new: PathBuf,
+        /// Output format.
+        #[arg(short = 'F', long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
+}

@@ -1,0 +1,253 @@
+//! `ghostport port`, `ports` and `registry`: the knowledge base on the command line.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use anyhow::{Context, Result, bail};
+
+use super::args::{Format, ListFormat, PortArgs, PortsArgs, RegistryCommand};
+use crate::Transport;
+use crate::knowledge::{
+    KnowledgeBase, PortClass, registry,
+    render::{self, ListFormat as KbListFormat},
+};
+
+fn list_format(f: ListFormat) -> KbListFormat {
+    match f {
+        ListFormat::Text => KbListFormat::Text,
+        ListFormat::Csv => KbListFormat::Csv,
+        ListFormat::Json => KbListFormat::Json,
+    }
+}
+
+/// The user's data directory: `$GHOSTPORT_DATA_DIR`, else
+/// `$XDG_DATA_HOME/ghostport`, else `~/.local/share/ghostport`.
+pub fn data_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("GHOSTPORT_DATA_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d).join("ghostport"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/ghostport"))
+}
+
+fn parse_registry_file(path: &Path) -> Result<(Vec<registry::RegistryRow>, Option<String>)> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read registry file {}", path.display()))?;
+    let trimmed = text.trim_start();
+    let parsed = if trimmed.starts_with('<') {
+        registry::parse_registry_xml_dated(&text).map(|(rows, date)| (rows, date))
+    } else {
+        registry::parse_registry_csv(&text).map(|rows| (rows, None))
+    };
+    parsed.with_context(|| format!("{} is not a valid IANA registry file", path.display()))
+}
+
+fn kb_from_file(base: &KnowledgeBase, path: &Path) -> Result<KnowledgeBase> {
+    let (rows, date) = parse_registry_file(path)?;
+    let version = date.map(|d| format!("IANA {d} (imported from {})", path.display()));
+    Ok(base.with_registry(rows, version))
+}
+
+/// The knowledge base in effect: the built-in one, or the built-in evidence
+/// over a registry the user imported with `ghostport registry import`.
+pub fn active() -> Result<&'static KnowledgeBase> {
+    static ACTIVE: OnceLock<KnowledgeBase> = OnceLock::new();
+    let builtin = KnowledgeBase::builtin();
+    let Some(dir) = data_dir() else {
+        return Ok(builtin);
+    };
+    let imported = ["registry.xml", "registry.csv"]
+        .map(|n| dir.join(n))
+        .into_iter()
+        .find(|p| p.exists());
+    let Some(path) = imported else {
+        return Ok(builtin);
+    };
+    if let Some(kb) = ACTIVE.get() {
+        return Ok(kb);
+    }
+    let kb = kb_from_file(builtin, &path).with_context(|| {
+        format!(
+            "the imported registry is unusable; remove {} or import a good file",
+            path.display()
+        )
+    })?;
+    Ok(ACTIVE.get_or_init(|| kb))
+}
+
+/// Parses `386`, `386/tcp`, `386/udp` or a service name into the pairs it names.
+fn resolve(kb: &KnowledgeBase, spec: &str) -> Result<Vec<(u16, Transport)>> {
+    let (head, t) = match spec.rsplit_once('/') {
+        Some((h, "tcp")) => (h, Some(Transport::Tcp)),
+        Some((h, "udp")) => (h, Some(Transport::Udp)),
+        Some((_, other)) => bail!("'{other}' is not a transport: use tcp or udp (e.g. 386/tcp)"),
+        None => (spec, None),
+    };
+    let pairs: Vec<(u16, Transport)> = match head.parse::<u16>() {
+        Ok(p) => [Transport::Tcp, Transport::Udp]
+            .into_iter()
+            .map(|x| (p, x))
+            .collect(),
+        Err(_) if head.chars().all(|c| c.is_ascii_digit()) => {
+            bail!("'{head}' is not a port (0-65535)")
+        }
+        Err(_) => kb.lookup_service(head),
+    };
+    let pairs: Vec<_> = pairs
+        .into_iter()
+        .filter(|(_, x)| t.is_none_or(|t| t == *x))
+        .collect();
+    if pairs.is_empty() {
+        bail!(
+            "no port or service named '{spec}' in the registry (try a number like 386 or 386/udp)"
+        );
+    }
+    Ok(pairs)
+}
+
+/// `ghostport port SPEC`.
+pub fn port(a: &PortArgs) -> Result<u8> {
+    let kb = active()?;
+    let pairs = resolve(kb, &a.port)?;
+    match a.format {
+        Format::Json => {
+            let verdicts: Vec<_> = pairs.iter().map(|&(p, t)| kb.verdict(p, t)).collect();
+            let doc = serde_json::json!({
+                "data": {"knowledge_base": kb.kb_version(), "registry": kb.registry_version()},
+                "verdicts": verdicts,
+            });
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        Format::Text => {
+            for (i, &(p, t)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    println!();
+                }
+                print!("{}", render::render_verdict_text(&kb.verdict(p, t), kb));
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// `ghostport ports --class C`.
+pub fn ports(a: &PortsArgs) -> Result<u8> {
+    let kb = active()?;
+    let class: PortClass = a.class.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let t = match a.transport.as_deref() {
+        None => None,
+        Some("tcp") => Some(Transport::Tcp),
+        Some("udp") => Some(Transport::Udp),
+        Some(o) => bail!("'{o}' is not a transport: use tcp or udp"),
+    };
+    print!(
+        "{}",
+        render::render_port_list(kb, class, t, list_format(a.format))
+    );
+    Ok(0)
+}
+
+/// `ghostport registry import|diff`.
+pub fn registry(c: &RegistryCommand) -> Result<u8> {
+    match c {
+        RegistryCommand::Import { file } => {
+            let kb = kb_from_file(KnowledgeBase::builtin(), file)?;
+            let dir = data_dir().context("no data directory: set HOME or GHOSTPORT_DATA_DIR")?;
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let is_xml = std::fs::read(file)?
+                .iter()
+                .find(|b| !b.is_ascii_whitespace())
+                == Some(&b'<');
+            let (keep, drop) = if is_xml {
+                ("registry.xml", "registry.csv")
+            } else {
+                ("registry.csv", "registry.xml")
+            };
+            let dest = dir.join(keep);
+            let tmp = dir.join(format!(".{keep}.tmp"));
+            std::fs::copy(file, &tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+            std::fs::rename(&tmp, &dest)?;
+            let _ = std::fs::remove_file(dir.join(drop));
+            let changes = registry::diff(KnowledgeBase::builtin(), &kb);
+            println!(
+                "imported {} as {} ({}); {} port/transport pairs differ from the built-in {}",
+                file.display(),
+                dest.display(),
+                kb.registry_version(),
+                changes.len(),
+                KnowledgeBase::builtin().registry_version()
+            );
+            println!(
+                "scans now use it; see the changes with `ghostport registry diff` or remove the file to go back"
+            );
+            Ok(0)
+        }
+        RegistryCommand::Diff { old, new, format } => {
+            let base = KnowledgeBase::builtin();
+            let (a, b) = (kb_from_file(base, old)?, kb_from_file(base, new)?);
+            let changes = registry::diff(&a, &b);
+            match format {
+                ListFormat::Json => println!("{}", serde_json::to_string_pretty(&changes)?),
+                ListFormat::Csv => {
+                    println!("port,transport,changes,old_class,new_class,old_service,new_service");
+                    for c in &changes {
+                        let kinds: Vec<String> = c
+                            .changes
+                            .iter()
+                            .map(|k| format!("{k:?}").to_lowercase())
+                            .collect();
+                        println!(
+                            "{},{},{},{},{},{},{}",
+                            c.port,
+                            c.transport,
+                            kinds.join(" "),
+                            c.old_class.as_str(),
+                            c.new_class.as_str(),
+                            csv(c.old_service.as_deref().unwrap_or("")),
+                            csv(c.new_service.as_deref().unwrap_or(""))
+                        );
+                    }
+                }
+                ListFormat::Text => {
+                    println!(
+                        "# {} → {}: {} changed pairs",
+                        a.registry_version(),
+                        b.registry_version(),
+                        changes.len()
+                    );
+                    for c in &changes {
+                        let name =
+                            |s: &Option<String>| render::sanitize_text(s.as_deref().unwrap_or("-"));
+                        println!(
+                            "{:>5}/{}  {} → {}  {} → {}{}",
+                            c.port,
+                            c.transport,
+                            c.old_class.as_str(),
+                            c.new_class.as_str(),
+                            name(&c.old_service),
+                            name(&c.new_service),
+                            if c.old_description != c.new_description {
+                                format!("  (description: {})", name(&c.new_description))
+                            } else {
+                                String::new()
+                            }
+                        );
+                    }
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn csv(s: &str) -> String {
+    let s = render::sanitize_text(s);
+    if s.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}

@@ -1,0 +1,163 @@
+//! The command line: argument definitions ([`args`]) and the code that turns
+//! them into library calls. `main.rs` only calls [`main`].
+
+pub mod args;
+mod kb;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use crate::analysis::{self, AnalysisConfig};
+use crate::capture::{self, ReaderKind};
+use crate::classify::ClassifyConfig;
+use crate::flow::FlowConfig;
+use crate::knowledge::{self, policy::Policy};
+use crate::report::{self, Report, text::Style};
+use args::{Cli, ColorChoice, Command, Format, ScanArgs};
+
+/// Exit status for errors (as clamscan: 0 clean, 1 findings, 2 error).
+pub const EXIT_ERROR: u8 = 2;
+
+/// Runs the command line; returns the process exit status.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json_errors = matches!(&cli.command, Command::Scan(s) if s.format == Format::Json);
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("ghostport: error: {e:#}");
+            if json_errors {
+                let obj = serde_json::json!({"error": {"message": format!("{e:#}"), "exit_code": EXIT_ERROR}});
+                println!("{obj}");
+            }
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Scan(a) => scan(a),
+        Command::Port(a) => kb::port(&a),
+        Command::Ports(a) => kb::ports(&a),
+        Command::Registry(c) => kb::registry(&c),
+    }
+}
+
+/// Builds the site policy from `--allow`, `--deny` and `--config`.
+fn policy(a: &ScanArgs) -> Result<Policy> {
+    let mut p = match &a.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read policy file {}", path.display()))?;
+            Policy::from_toml(&text, &path.display().to_string())?
+        }
+        None => Policy::default(),
+    };
+    for s in &a.allow {
+        p.push(knowledge::policy::Rule::parse_cli(
+            s,
+            knowledge::policy::Action::Allow,
+        )?);
+    }
+    for s in &a.deny {
+        p.push(knowledge::policy::Rule::parse_cli(
+            s,
+            knowledge::policy::Action::Deny,
+        )?);
+    }
+    Ok(p)
+}
+
+struct Bar(indicatif::ProgressBar);
+
+impl analysis::Progress for Bar {
+    fn update(&mut self, bytes: u64, frames: u64) {
+        self.0.set_position(bytes);
+        self.0.set_message(format!("{frames} packets"));
+    }
+}
+
+fn use_color(choice: ColorChoice, to_terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}
+
+fn scan(a: ScanArgs) -> Result<u8> {
+    let kb = kb::active()?;
+    let cfg = AnalysisConfig {
+        flow: FlowConfig {
+            max_flows: a.max_flows.max(1),
+            tcp_timeout_ns: i64::from(a.tcp_timeout) * 1_000_000_000,
+            udp_timeout_ns: i64::from(a.udp_timeout) * 1_000_000_000,
+            payload_cap: a.payload_cap,
+            payload_ports: None,
+        },
+        classify: ClassifyConfig {
+            policy: policy(&a)?,
+            all_flows_cap: if a.all_flows { a.all_flows_cap } else { 0 },
+            ..ClassifyConfig::default()
+        },
+        reader: match a.reader {
+            args::Reader::Native => ReaderKind::Native,
+            args::Reader::Libpcap => ReaderKind::Libpcap,
+        },
+    };
+    let inputs = capture::expand_inputs(&a.inputs)?;
+    if inputs.is_empty() {
+        anyhow::bail!("no capture files found in {}", a.inputs.join(", "));
+    }
+    let total: u64 = inputs.iter().filter_map(|i| i.size()).sum();
+    let show_bar = !a.quiet && std::io::stderr().is_terminal();
+    let analysis = if show_bar {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}) {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let mut p = Bar(bar);
+        let an = analysis::scan(&inputs, kb, &cfg, &mut p);
+        p.0.finish_and_clear();
+        an
+    } else {
+        analysis::scan(&inputs, kb, &cfg, &mut ())
+    };
+    let command_line: Vec<String> = std::env::args().collect();
+    let rep = Report::new(analysis, kb, command_line, &cfg, a.all_flows);
+    for e in rep.inputs.iter().filter_map(|i| i.error.as_ref()) {
+        eprintln!("ghostport: error: {e}");
+    }
+    let out = a.output.clone().unwrap_or_else(|| "-".into());
+    let to_terminal = a.output.is_none() && std::io::stdout().is_terminal();
+    let style = Style {
+        color: use_color(a.color, to_terminal),
+    };
+    report::write::write_file(&out, a.force, &mut |w: &mut dyn Write| match a.format {
+        Format::Text => report::text::write(&rep, w, style),
+        Format::Json => report::json::write(&rep, w),
+    })?;
+    if !rep.meta.complete {
+        eprintln!("ghostport: the report is incomplete (see the errors above); exit status 2");
+    }
+    Ok(rep.exit_code())
+}

@@ -1,0 +1,724 @@
+//! Link layer + IP + TCP/UDP decoding into a borrowed [`Packet`] view.
+//!
+//! The link layer is stripped by hand (a few bytes per link type, see
+//! [`LinkType`]); everything from the network layer up is parsed with
+//! etherparse's lax slicers, so snaplen-truncated packets still yield the
+//! headers that are complete. Nothing here allocates and nothing panics on
+//! short or hostile input: every frame ends as a [`Packet`] or as a
+//! [`Skip`] reason that the caller counts.
+//!
+//! Adding a link type: add a variant to [`LinkType`], map its LINKTYPE_
+//! number in [`LinkType::from_linktype`], and strip its header in
+//! [`strip_link`] (return the EtherType of what follows, or
+//! [`Inner::Ip`] when the payload starts with an IP header).
+
+use std::net::IpAddr;
+
+use etherparse::{
+    EtherType, IpNumber, LaxIpSlice, LaxNetSlice, LaxSlicedPacket, TcpSlice, TransportSlice,
+    UdpSlice,
+};
+
+use crate::Transport;
+
+/// Link types ghostport can strip to reach the IP header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LinkType {
+    /// LINKTYPE_ETHERNET (1), with 802.1Q / 802.1ad tags.
+    Ethernet,
+    /// LINKTYPE_NULL (0): 4-byte address family in the capturing host's byte order.
+    Null,
+    /// LINKTYPE_LOOP (108): 4-byte address family in network byte order.
+    Loop,
+    /// LINKTYPE_RAW (101, and DLT_RAW 12/14 on some systems): IPv4 or IPv6, no link header.
+    Raw,
+    /// LINKTYPE_IPV4 (228).
+    Ipv4,
+    /// LINKTYPE_IPV6 (229).
+    Ipv6,
+    /// LINKTYPE_LINUX_SLL (113): 16-byte Linux cooked header.
+    LinuxSll,
+    /// LINKTYPE_LINUX_SLL2 (276): 20-byte Linux cooked header v2.
+    LinuxSll2,
+    /// LINKTYPE_PPP (9) and LINKTYPE_PPP_HDLC (50), including Cisco HDLC framing seen under PPP.
+    Ppp,
+    /// LINKTYPE_C_HDLC (104): Cisco HDLC.
+    CiscoHdlc,
+    /// LINKTYPE_NFLOG (239): Linux netfilter log TLVs.
+    Nflog,
+    /// LINKTYPE_PKTAP (258, and DLT 149 on Apple): Apple PKTAP header + inner frame.
+    Pktap,
+}
+
+impl LinkType {
+    /// Maps a LINKTYPE_/DLT number from a capture file to a supported link type.
+    pub fn from_linktype(lt: u32) -> Option<LinkType> {
+        Some(match lt {
+            1 => LinkType::Ethernet,
+            0 => LinkType::Null,
+            108 => LinkType::Loop,
+            101 | 12 | 14 => LinkType::Raw,
+            228 => LinkType::Ipv4,
+            229 => LinkType::Ipv6,
+            113 => LinkType::LinuxSll,
+            276 => LinkType::LinuxSll2,
+            9 | 50 => LinkType::Ppp,
+            104 => LinkType::CiscoHdlc,
+            239 => LinkType::Nflog,
+            258 | 149 => LinkType::Pktap,
+            _ => return None,
+        })
+    }
+
+    /// Names of the supported link types, for error messages and docs.
+    pub const SUPPORTED: &'static str = "ETHERNET (1, with 802.1Q/802.1ad), NULL (0), LOOP (108), RAW (101/12/14), IPV4 (228), IPV6 (229), LINUX_SLL (113), LINUX_SLL2 (276), PPP (9/50), C_HDLC (104), NFLOG (239), PKTAP (258/149)";
+}
+
+/// Why a frame did not become a TCP/UDP [`Packet`]. Every skipped frame has
+/// exactly one reason; the report lists the counts by [`Skip::as_str`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Skip {
+    /// The capture's link type is not supported (see [`LinkType::SUPPORTED`]).
+    UnsupportedLinkType,
+    /// Zero-length frame.
+    EmptyFrame,
+    /// The frame ended inside the link-layer header.
+    TruncatedLinkHeader,
+    /// A link-layer payload that is not IP (ARP, LLDP, STP, ...).
+    NotIp,
+    /// The IP header is malformed (bad version, header length, total length).
+    BadIpHeader,
+    /// The frame ended inside the IP header or its extension headers.
+    TruncatedIpHeader,
+    /// IPv6 extension headers that could not be walked (too many, malformed).
+    BadIpv6Extensions,
+    /// A non-first IP fragment: it has no transport header; counted, not a flow packet.
+    FragmentNotFirst,
+    /// IP carrying something other than TCP, UDP or ICMP (GRE, ESP, OSPF, ...).
+    OtherIpProtocol,
+    /// ICMP that is not an error quoting a TCP/UDP header (echo, router advertisement, ...).
+    IcmpOther,
+    /// The frame ended inside the TCP/UDP header (ports not readable).
+    TruncatedTransportHeader,
+    /// TCP header with a data offset below 5 or past the end of the segment.
+    BadTcpHeader,
+}
+
+impl Skip {
+    /// Number of variants (for counting arrays).
+    pub const COUNT: usize = 12;
+    /// All variants in report order.
+    pub const ALL: [Skip; Skip::COUNT] = [
+        Skip::UnsupportedLinkType,
+        Skip::EmptyFrame,
+        Skip::TruncatedLinkHeader,
+        Skip::NotIp,
+        Skip::BadIpHeader,
+        Skip::TruncatedIpHeader,
+        Skip::BadIpv6Extensions,
+        Skip::FragmentNotFirst,
+        Skip::OtherIpProtocol,
+        Skip::IcmpOther,
+        Skip::TruncatedTransportHeader,
+        Skip::BadTcpHeader,
+    ];
+
+    /// Stable machine name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Skip::UnsupportedLinkType => "unsupported_link_type",
+            Skip::EmptyFrame => "empty_frame",
+            Skip::TruncatedLinkHeader => "truncated_link_header",
+            Skip::NotIp => "not_ip",
+            Skip::BadIpHeader => "bad_ip_header",
+            Skip::TruncatedIpHeader => "truncated_ip_header",
+            Skip::BadIpv6Extensions => "bad_ipv6_extensions",
+            Skip::FragmentNotFirst => "fragment_not_first",
+            Skip::OtherIpProtocol => "other_ip_protocol",
+            Skip::IcmpOther => "icmp_other",
+            Skip::TruncatedTransportHeader => "truncated_transport_header",
+            Skip::BadTcpHeader => "bad_tcp_header",
+        }
+    }
+
+    /// True when the reason means the packet was malformed or truncated (as
+    /// opposed to well-formed traffic that is simply not TCP/UDP).
+    pub fn is_malformed(self) -> bool {
+        !matches!(
+            self,
+            Skip::NotIp | Skip::FragmentNotFirst | Skip::OtherIpProtocol | Skip::IcmpOther
+        )
+    }
+}
+
+/// TCP flag bits as in the TCP header's flags byte.
+pub mod tcp_flags {
+    /// FIN
+    pub const FIN: u8 = 0x01;
+    /// SYN
+    pub const SYN: u8 = 0x02;
+    /// RST
+    pub const RST: u8 = 0x04;
+    /// PSH
+    pub const PSH: u8 = 0x08;
+    /// ACK
+    pub const ACK: u8 = 0x10;
+    /// URG
+    pub const URG: u8 = 0x20;
+    /// ECE
+    pub const ECE: u8 = 0x40;
+    /// CWR
+    pub const CWR: u8 = 0x80;
+}
+
+/// What kind of TCP/UDP observation a [`Packet`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PacketKind {
+    /// An ordinary TCP segment or UDP datagram.
+    Normal,
+    /// An ICMP/ICMPv6 destination-unreachable (or other error) quoting this
+    /// flow's header. Addresses and ports are those of the *quoted* packet
+    /// (so the flow is found), sent by `reporter`.
+    IcmpError {
+        /// ICMP type
+        icmp_type: u8,
+        /// ICMP code
+        code: u8,
+    },
+}
+
+/// A decoded TCP or UDP packet, borrowing the frame's bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Packet<'a> {
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// TCP or UDP.
+    pub transport: Transport,
+    /// Source port.
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+    /// TCP flags byte (0 for UDP).
+    pub tcp_flags: u8,
+    /// TCP sequence number (0 for UDP).
+    pub seq: u32,
+    /// Transport payload bytes present in the capture (may be cut by snaplen).
+    pub payload: &'a [u8],
+    /// Payload length on the wire according to the IP/UDP headers
+    /// (>= `payload.len()` when the frame was truncated).
+    pub payload_len: u32,
+    /// Outermost VLAN id, if tagged.
+    pub vlan: Option<u16>,
+    /// The packet was the first fragment of a fragmented IP datagram.
+    pub first_fragment: bool,
+    /// Normal packet or ICMP error about this flow.
+    pub kind: PacketKind,
+}
+
+/// Where the bytes after the link header start.
+enum Inner {
+    Ether(EtherType),
+    Ip,
+}
+
+/// Decodes one frame of the given link type.
+pub fn decode(link: Option<LinkType>, frame: &[u8]) -> Result<Packet<'_>, Skip> {
+    let Some(link) = link else {
+        return Err(Skip::UnsupportedLinkType);
+    };
+    if frame.is_empty() {
+        return Err(Skip::EmptyFrame);
+    }
+    if link == LinkType::Ethernet {
+        let sliced =
+            LaxSlicedPacket::from_ethernet(frame).map_err(|_| Skip::TruncatedLinkHeader)?;
+        return from_sliced(&sliced);
+    }
+    let (inner, rest) = strip_link(link, frame, 0)?;
+    match inner {
+        Inner::Ether(et) => from_sliced(&LaxSlicedPacket::from_ether_type(et, rest)),
+        Inner::Ip => match LaxSlicedPacket::from_ip(rest) {
+            Ok(s) => from_sliced(&s),
+            Err(e) => Err(ip_error(&e)),
+        },
+    }
+}
+
+fn ip_error(e: &etherparse::err::ip::LaxHeaderSliceError) -> Skip {
+    use etherparse::err::ip::LaxHeaderSliceError as E;
+    match e {
+        E::Len(_) => Skip::TruncatedIpHeader,
+        E::Content(_) => Skip::BadIpHeader,
+    }
+}
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    let s = b.get(at..at.checked_add(2)?)?;
+    Some(u16::from_be_bytes([s[0], s[1]]))
+}
+
+fn le16(b: &[u8], at: usize) -> Option<u16> {
+    let s = b.get(at..at.checked_add(2)?)?;
+    Some(u16::from_le_bytes([s[0], s[1]]))
+}
+
+fn le32(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at.checked_add(4)?)?;
+    Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+/// Strips the link header; `depth` guards PKTAP recursion.
+fn strip_link(link: LinkType, frame: &[u8], depth: u8) -> Result<(Inner, &[u8]), Skip> {
+    let t = Skip::TruncatedLinkHeader;
+    match link {
+        LinkType::Ethernet => {
+            // Only reached through PKTAP: hand the whole frame back as ethernet.
+            let et = be16(frame, 12).ok_or(t)?;
+            Ok((Inner::Ether(EtherType(et)), frame.get(14..).ok_or(t)?))
+        }
+        LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => Ok((Inner::Ip, frame)),
+        LinkType::Null | LinkType::Loop => {
+            let b = frame.get(0..4).ok_or(t)?;
+            let raw = [b[0], b[1], b[2], b[3]];
+            // DLT_NULL is host byte order of the capturing machine: accept both.
+            let fam = if link == LinkType::Loop {
+                u32::from_be_bytes(raw)
+            } else {
+                let le = u32::from_le_bytes(raw);
+                if le > 0xffff {
+                    u32::from_be_bytes(raw)
+                } else {
+                    le
+                }
+            };
+            match fam {
+                2 => Ok((Inner::Ether(EtherType::IPV4), &frame[4..])),
+                // AF_INET6 differs per OS: 10 Linux, 24 NetBSD/OpenBSD, 28 FreeBSD, 30 macOS.
+                10 | 24 | 28 | 30 => Ok((Inner::Ether(EtherType::IPV6), &frame[4..])),
+                _ => Err(Skip::NotIp),
+            }
+        }
+        LinkType::LinuxSll => {
+            let proto = be16(frame, 14).ok_or(t)?;
+            Ok((Inner::Ether(EtherType(proto)), frame.get(16..).ok_or(t)?))
+        }
+        LinkType::LinuxSll2 => {
+            let proto = be16(frame, 0).ok_or(t)?;
+            Ok((Inner::Ether(EtherType(proto)), frame.get(20..).ok_or(t)?))
+        }
+        LinkType::Ppp | LinkType::CiscoHdlc => {
+            let b0 = *frame.first().ok_or(t)?;
+            if b0 == 0x0f || b0 == 0x8f {
+                // Cisco HDLC: address, control, then an EtherType.
+                let et = be16(frame, 2).ok_or(t)?;
+                return Ok((Inner::Ether(EtherType(et)), frame.get(4..).ok_or(t)?));
+            }
+            if link == LinkType::CiscoHdlc {
+                return Err(Skip::NotIp);
+            }
+            // PPP: optional 0xff 0x03 address/control, then the protocol (1 or 2 bytes).
+            let mut at = 0;
+            if frame.get(0..2) == Some(&[0xff, 0x03]) {
+                at = 2;
+            }
+            let first = *frame.get(at).ok_or(t)?;
+            let (proto, len) = if first & 1 == 1 {
+                (u16::from(first), 1)
+            } else {
+                (be16(frame, at).ok_or(t)?, 2)
+            };
+            let rest = frame.get(at + len..).ok_or(t)?;
+            match proto {
+                0x0021 => Ok((Inner::Ether(EtherType::IPV4), rest)),
+                0x0057 => Ok((Inner::Ether(EtherType::IPV6), rest)),
+                _ => Err(Skip::NotIp),
+            }
+        }
+        LinkType::Nflog => {
+            // 4-byte header (family, version, resource id), then TLVs; TLV 9 is the payload.
+            let family = *frame.first().ok_or(t)?;
+            let mut at = 4usize;
+            loop {
+                let len = usize::from(le16(frame, at).ok_or(t)?);
+                let ty = le16(frame, at + 2).ok_or(t)?;
+                if len < 4 {
+                    return Err(t);
+                }
+                if ty == 9 {
+                    let payload = frame.get(at + 4..at + len).ok_or(t)?;
+                    let et = if family == 10 {
+                        EtherType::IPV6
+                    } else {
+                        EtherType::IPV4
+                    };
+                    return Ok((Inner::Ether(et), payload));
+                }
+                // TLVs are padded to 4 bytes.
+                at = at.checked_add(len.div_ceil(4) * 4).ok_or(t)?;
+            }
+        }
+        LinkType::Pktap => {
+            if depth > 0 {
+                return Err(Skip::NotIp);
+            }
+            let hdr_len = le32(frame, 0).ok_or(t)? as usize;
+            let dlt = le32(frame, 4).ok_or(t)?;
+            let inner = frame.get(hdr_len..).ok_or(t)?;
+            let inner_link = LinkType::from_linktype(dlt).ok_or(Skip::UnsupportedLinkType)?;
+            strip_link(inner_link, inner, depth + 1)
+        }
+    }
+}
+
+fn vlan_of(s: &LaxSlicedPacket<'_>) -> Option<u16> {
+    s.vlan().map(|v| match v {
+        etherparse::VlanSlice::SingleVlan(s) => s.vlan_identifier().value(),
+        etherparse::VlanSlice::DoubleVlan(d) => d.outer.vlan_identifier().value(),
+    })
+}
+
+fn from_sliced<'a>(s: &LaxSlicedPacket<'a>) -> Result<Packet<'a>, Skip> {
+    use etherparse::err::packet::SliceError as SE;
+    let Some(net) = &s.net else {
+        return Err(match &s.stop_err {
+            Some((SE::Len(_), _)) => Skip::TruncatedIpHeader,
+            Some((SE::Ipv6Exts(_), _)) => Skip::BadIpv6Extensions,
+            Some((SE::LinuxSll(_), _)) | Some((SE::Macsec(_), _)) => Skip::TruncatedLinkHeader,
+            Some(_) => Skip::BadIpHeader,
+            None => Skip::NotIp,
+        });
+    };
+    let vlan = vlan_of(s);
+    let (src, dst, payload, frag_first) = match net {
+        LaxNetSlice::Ipv4(ip) => {
+            let h = ip.header();
+            let first = h.fragments_offset().value() == 0;
+            (
+                IpAddr::V4(h.source_addr()),
+                IpAddr::V4(h.destination_addr()),
+                ip.payload(),
+                first,
+            )
+        }
+        LaxNetSlice::Ipv6(ip) => {
+            let h = ip.header();
+            // Walk the validated extension bytes by hand: etherparse's
+            // extension iterator reads past a chain that lax parsing cut
+            // short (unchecked slice access), so it is not used here.
+            let first = ipv6_fragment_offset(h.next_header().0, ip.extensions().slice())
+                .is_none_or(|off| off == 0);
+            (
+                IpAddr::V6(h.source_addr()),
+                IpAddr::V6(h.destination_addr()),
+                ip.payload(),
+                first,
+            )
+        }
+        LaxNetSlice::Arp(_) => return Err(Skip::NotIp),
+    };
+    if let Some((SE::Ipv6Exts(_), _)) = &s.stop_err {
+        // Extension headers could not be walked: the "payload" is not a transport header.
+        if payload.ip_number != IpNumber::TCP && payload.ip_number != IpNumber::UDP {
+            return Err(Skip::BadIpv6Extensions);
+        }
+    }
+    if payload.fragmented && !frag_first {
+        return Err(Skip::FragmentNotFirst);
+    }
+    let mut p = match &s.transport {
+        Some(TransportSlice::Tcp(tcp)) => tcp_packet(src, dst, tcp),
+        Some(TransportSlice::Udp(udp)) => udp_packet(src, dst, udp),
+        Some(TransportSlice::Icmpv4(icmp)) => {
+            return icmp_error(icmp.type_u8(), icmp.code_u8(), icmp.payload(), false);
+        }
+        Some(TransportSlice::Icmpv6(icmp)) => {
+            return icmp_error(icmp.type_u8(), icmp.code_u8(), icmp.payload(), true);
+        }
+        Some(_) => return Err(Skip::OtherIpProtocol),
+        None => transport_fallback(src, dst, payload)?,
+    };
+    p.vlan = vlan;
+    p.first_fragment = payload.fragmented;
+    Ok(p)
+}
+
+fn tcp_packet<'a>(src: IpAddr, dst: IpAddr, tcp: &TcpSlice<'a>) -> Packet<'a> {
+    let flags = tcp.header_slice().get(13).copied().unwrap_or(0);
+    Packet {
+        src,
+        dst,
+        transport: Transport::Tcp,
+        src_port: tcp.source_port(),
+        dst_port: tcp.destination_port(),
+        tcp_flags: flags,
+        seq: tcp.sequence_number(),
+        payload: tcp.payload(),
+        payload_len: tcp.payload().len() as u32,
+        vlan: None,
+        first_fragment: false,
+        kind: PacketKind::Normal,
+    }
+}
+
+fn udp_packet<'a>(src: IpAddr, dst: IpAddr, udp: &UdpSlice<'a>) -> Packet<'a> {
+    let wire = u32::from(udp.length()).saturating_sub(8);
+    let payload = udp.payload();
+    Packet {
+        src,
+        dst,
+        transport: Transport::Udp,
+        src_port: udp.source_port(),
+        dst_port: udp.destination_port(),
+        tcp_flags: 0,
+        seq: 0,
+        payload,
+        payload_len: wire.max(payload.len() as u32),
+        vlan: None,
+        first_fragment: false,
+        kind: PacketKind::Normal,
+    }
+}
+
+/// etherparse did not produce a transport slice: the IP payload is
+/// fragmented (first fragment), truncated, or the TCP header is invalid.
+/// Recover the ports from the first bytes when they are present.
+fn transport_fallback<'a>(
+    src: IpAddr,
+    dst: IpAddr,
+    payload: &etherparse::LaxIpPayloadSlice<'a>,
+) -> Result<Packet<'a>, Skip> {
+    let bytes = payload.payload;
+    let transport = match payload.ip_number {
+        IpNumber::TCP => Transport::Tcp,
+        IpNumber::UDP => Transport::Udp,
+        IpNumber::ICMP | IpNumber::IPV6_ICMP => {
+            return Err(if payload.fragmented {
+                Skip::IcmpOther
+            } else {
+                Skip::TruncatedTransportHeader
+            });
+        }
+        _ => return Err(Skip::OtherIpProtocol),
+    };
+    let src_port = be16(bytes, 0).ok_or(Skip::TruncatedTransportHeader)?;
+    let dst_port = be16(bytes, 2).ok_or(Skip::TruncatedTransportHeader)?;
+    let (tcp_flags, seq, data) = match transport {
+        Transport::Tcp => {
+            let seq_b = bytes.get(4..8).ok_or(Skip::TruncatedTransportHeader)?;
+            let seq = u32::from_be_bytes([seq_b[0], seq_b[1], seq_b[2], seq_b[3]]);
+            let flags = *bytes.get(13).ok_or(Skip::TruncatedTransportHeader)?;
+            let off = usize::from(bytes.get(12).ok_or(Skip::TruncatedTransportHeader)? >> 4) * 4;
+            if off < 20 {
+                return Err(Skip::BadTcpHeader);
+            }
+            if !payload.incomplete && !payload.fragmented && off > bytes.len() {
+                // The segment is complete, yet the header claims to be longer.
+                return Err(Skip::BadTcpHeader);
+            }
+            (flags, seq, bytes.get(off..).unwrap_or(&[]))
+        }
+        Transport::Udp => (0, 0, bytes.get(8..).unwrap_or(&[])),
+    };
+    Ok(Packet {
+        src,
+        dst,
+        transport,
+        src_port,
+        dst_port,
+        tcp_flags,
+        seq,
+        payload: data,
+        payload_len: data.len() as u32,
+        vlan: None,
+        first_fragment: payload.fragmented,
+        kind: PacketKind::Normal,
+    })
+}
+
+/// Fragment offset (in 8-byte units) from an IPv6 extension-header chain,
+/// or None when the chain holds no Fragment header. Bounds-checked; stops at
+/// the first header it does not know or that does not fit.
+fn ipv6_fragment_offset(first: u8, mut ext: &[u8]) -> Option<u16> {
+    let mut next = first;
+    // Each header is at least 8 bytes, so the loop ends with the slice.
+    while ext.len() >= 8 {
+        let len = match next {
+            0 | 43 | 60 | 135 | 139 | 140 => (usize::from(ext[1]) + 1) * 8,
+            44 => return be16(ext, 2).map(|v| v >> 3),
+            51 => (usize::from(ext[1]) + 2) * 4,
+            _ => return None,
+        };
+        next = ext[0];
+        ext = ext.get(len..)?;
+    }
+    None
+}
+
+/// ICMP errors that quote an IP header + the first 8 bytes of a TCP/UDP
+/// header are attributed to the quoted flow.
+fn icmp_error(ty: u8, code: u8, quoted: &[u8], v6: bool) -> Result<Packet<'_>, Skip> {
+    // ICMPv4: 3 unreachable, 4 source quench, 5 redirect, 11 time exceeded, 12 parameter problem.
+    // ICMPv6: 1 unreachable, 2 packet too big, 3 time exceeded, 4 parameter problem.
+    let is_error = if v6 {
+        (1..=4).contains(&ty)
+    } else {
+        matches!(ty, 3 | 4 | 5 | 11 | 12)
+    };
+    if !is_error {
+        return Err(Skip::IcmpOther);
+    }
+    let (ip, _) = LaxIpSlice::from_slice(quoted).map_err(|_| Skip::IcmpOther)?;
+    let (src, dst) = match &ip {
+        LaxIpSlice::Ipv4(v4) => (
+            IpAddr::V4(v4.header().source_addr()),
+            IpAddr::V4(v4.header().destination_addr()),
+        ),
+        LaxIpSlice::Ipv6(v6) => (
+            IpAddr::V6(v6.header().source_addr()),
+            IpAddr::V6(v6.header().destination_addr()),
+        ),
+    };
+    let pl = ip.payload();
+    let transport = match pl.ip_number {
+        IpNumber::TCP => Transport::Tcp,
+        IpNumber::UDP => Transport::Udp,
+        _ => return Err(Skip::IcmpOther),
+    };
+    let src_port = be16(pl.payload, 0).ok_or(Skip::IcmpOther)?;
+    let dst_port = be16(pl.payload, 2).ok_or(Skip::IcmpOther)?;
+    Ok(Packet {
+        src,
+        dst,
+        transport,
+        src_port,
+        dst_port,
+        tcp_flags: 0,
+        seq: 0,
+        payload: &[],
+        payload_len: 0,
+        vlan: None,
+        first_fragment: false,
+        kind: PacketKind::IcmpError {
+            icmp_type: ty,
+            code,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    fn udp_eth(dst_port: u16, payload: &[u8]) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+            .udp(40000, dst_port);
+        let mut v = Vec::new();
+        b.write(&mut v, payload).unwrap();
+        v
+    }
+
+    #[test]
+    fn ethernet_udp() {
+        let f = udp_eth(384, b"hello");
+        let p = decode(Some(LinkType::Ethernet), &f).unwrap();
+        assert_eq!(p.transport, Transport::Udp);
+        assert_eq!((p.src_port, p.dst_port), (40000, 384));
+        assert_eq!(p.payload, b"hello");
+    }
+
+    #[test]
+    fn every_truncation_is_counted_never_panics() {
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv6([0x20; 16], [0x21; 16], 64)
+            .tcp(40000, 386, 1, 1000)
+            .syn()
+            .write(&mut v, b"payload")
+            .unwrap();
+        for n in 0..=v.len() {
+            let r = decode(Some(LinkType::Ethernet), &v[..n]);
+            if n >= 14 + 40 + 14 {
+                let p = r.unwrap();
+                assert_eq!(p.dst_port, 386, "prefix {n}");
+            } else {
+                assert!(r.is_err(), "prefix {n}");
+            }
+        }
+        for lt in [0u32, 9, 101, 104, 108, 113, 239, 258, 276] {
+            for n in 0..v.len() {
+                let _ = decode(LinkType::from_linktype(lt), &v[..n]);
+            }
+        }
+    }
+
+    #[test]
+    fn null_and_loop_families() {
+        let f = udp_eth(386, b"x");
+        let ip = &f[14..];
+        let mut null = 2u32.to_le_bytes().to_vec();
+        null.extend_from_slice(ip);
+        assert_eq!(decode(Some(LinkType::Null), &null).unwrap().dst_port, 386);
+        let mut lp = 2u32.to_be_bytes().to_vec();
+        lp.extend_from_slice(ip);
+        assert_eq!(decode(Some(LinkType::Loop), &lp).unwrap().dst_port, 386);
+        let mut bad = 7u32.to_be_bytes().to_vec();
+        bad.extend_from_slice(ip);
+        assert_eq!(decode(Some(LinkType::Loop), &bad), Err(Skip::NotIp));
+    }
+
+    #[test]
+    fn icmp_unreachable_quotes_flow() {
+        let inner = udp_eth(384, b"abcd");
+        let quoted = &inner[14..14 + 28];
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2([2; 6], [1; 6])
+            .ipv4([192, 0, 2, 2], [192, 0, 2, 1], 64)
+            .icmpv4(etherparse::Icmpv4Type::DestinationUnreachable(
+                etherparse::icmpv4::DestUnreachableHeader::Port,
+            ))
+            .write(&mut v, quoted)
+            .unwrap();
+        let p = decode(Some(LinkType::Ethernet), &v).unwrap();
+        assert_eq!(
+            p.kind,
+            PacketKind::IcmpError {
+                icmp_type: 3,
+                code: 3
+            }
+        );
+        assert_eq!((p.src_port, p.dst_port), (40000, 384));
+        assert_eq!(p.src, "192.0.2.1".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn ipv6_extension_chain_cut_short_does_not_read_past_it() {
+        // Regression (fixtures/corrupt/ipv6-ext-loop.pcap): a chain of
+        // Hop-by-Hop headers whose last one points to another header that is
+        // not there. etherparse's extension iterator reads past the end here.
+        let mut ip = vec![0x60, 0, 0, 0, 0, 0, 0, 64];
+        ip.extend_from_slice(&[0x20; 32]);
+        let mut exts = Vec::new();
+        for _ in 0..30 {
+            exts.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
+        }
+        ip[4..6].copy_from_slice(&(exts.len() as u16).to_be_bytes());
+        ip.extend_from_slice(&exts);
+        for n in 0..=ip.len() {
+            let _ = decode(Some(LinkType::Raw), &ip[..n]);
+        }
+        assert_eq!(ipv6_fragment_offset(0, &exts), None);
+        let mut frag = vec![60, 0, 0, 0, 0, 0, 0, 0];
+        frag.extend_from_slice(&[17, 0, 0x01, 0x00, 0, 0, 0, 1]);
+        assert_eq!(ipv6_fragment_offset(0, &frag), Some(32));
+    }
+
+    #[test]
+    fn unsupported_link_type() {
+        assert_eq!(LinkType::from_linktype(147), None);
+        assert_eq!(decode(None, b"abc"), Err(Skip::UnsupportedLinkType));
+    }
+}

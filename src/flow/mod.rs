@@ -1,0 +1,762 @@
+//! Bounded bidirectional flow table.
+//!
+//! Flows are keyed by a canonical (transport, lower endpoint, higher
+//! endpoint) key, so both directions of a conversation land in one entry; the
+//! entry itself records who the client (initiator) and the server are.
+//! Orientation: a SYN without ACK names the client, a SYN-ACK names the
+//! server; otherwise (mid-stream start, UDP) the usual heuristics apply: a
+//! port below 1024 facing a port at or above 1024 is the server, a port in
+//! the dynamic range (49152-65535) facing one outside it is the client, and
+//! failing both the first packet's sender is the client.
+//!
+//! Memory is bounded by [`FlowConfig::max_flows`] and the per-direction
+//! payload cap; time is capture time, never wall-clock time. Flows leave the
+//! table when idle longer than the timeout, when a closed TCP connection's
+//! 4-tuple is reused by a new SYN, when the table is full (the least recently
+//! active eighth is evicted), or at the end of input. Each flow that leaves is
+//! handed to the caller through [`FlowTable::drain_finished`], with the
+//! reason, so nothing is dropped silently.
+
+use std::net::IpAddr;
+
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use crate::Transport;
+use crate::decode::{Packet, PacketKind, tcp_flags};
+
+/// One side of a flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Endpoint {
+    /// Address.
+    pub ip: IpAddr,
+    /// Port.
+    pub port: u16,
+}
+
+/// Canonical, direction-free flow key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowKey {
+    /// TCP or UDP.
+    pub transport: Transport,
+    /// The lower endpoint.
+    pub lo: Endpoint,
+    /// The higher endpoint.
+    pub hi: Endpoint,
+}
+
+impl FlowKey {
+    /// Builds the canonical key of a packet (either direction gives the same key).
+    pub fn of(transport: Transport, a: Endpoint, b: Endpoint) -> FlowKey {
+        if a <= b {
+            FlowKey {
+                transport,
+                lo: a,
+                hi: b,
+            }
+        } else {
+            FlowKey {
+                transport,
+                lo: b,
+                hi: a,
+            }
+        }
+    }
+}
+
+/// Per-direction counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DirStats {
+    /// Packets.
+    pub packets: u64,
+    /// Frame bytes on the wire (original length).
+    pub bytes: u64,
+    /// Transport payload bytes on the wire.
+    pub payload_bytes: u64,
+    /// OR of the TCP flags seen in this direction.
+    pub tcp_flags: u8,
+    /// Packets with RST set.
+    pub rsts: u32,
+}
+
+/// How the client/server roles were decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Orientation {
+    /// A SYN without ACK was seen from the client.
+    Syn,
+    /// A SYN-ACK was seen from the server.
+    SynAck,
+    /// Port heuristic (well-known vs ephemeral, dynamic range).
+    PortHeuristic,
+    /// The first packet's sender is taken as the client.
+    FirstPacket,
+}
+
+/// Why a flow left the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndReason {
+    /// Still active when input ended.
+    EndOfInput,
+    /// Idle longer than the timeout (capture time).
+    IdleTimeout,
+    /// Evicted because the table was full (`--max-flows`).
+    Evicted,
+    /// A closed TCP connection's 4-tuple was reused by a new SYN.
+    Reused,
+}
+
+/// Payload bytes kept from the start of one direction, for identification.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PayloadHead {
+    /// The bytes (at most the configured cap).
+    pub bytes: Vec<u8>,
+    next_seq: Option<u32>,
+    /// A gap or reordering stopped collection before the cap.
+    pub gap: bool,
+}
+
+impl PayloadHead {
+    fn push(&mut self, data: &[u8], seq: Option<u32>, cap: usize) {
+        if data.is_empty() || self.gap || self.bytes.len() >= cap {
+            return;
+        }
+        if let Some(seq) = seq {
+            match self.next_seq {
+                Some(n) if n != seq => {
+                    // Retransmission (seq before next) is ignored; a hole stops collection.
+                    if seq.wrapping_sub(n) < 0x8000_0000 {
+                        self.gap = true;
+                    }
+                    return;
+                }
+                _ => {}
+            }
+            self.next_seq = Some(seq.wrapping_add(data.len() as u32));
+        }
+        let room = cap - self.bytes.len();
+        let take = data.get(..room.min(data.len())).unwrap_or(data);
+        if self.bytes.capacity() == 0 {
+            self.bytes.reserve_exact(cap.min(take.len().max(64)));
+        }
+        self.bytes.extend_from_slice(take);
+    }
+}
+
+/// A bidirectional flow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Flow {
+    /// Sequence number in order of creation (deterministic tie-breaker).
+    pub id: u64,
+    /// TCP or UDP.
+    pub transport: Transport,
+    /// Initiator.
+    pub client: Endpoint,
+    /// Responder.
+    pub server: Endpoint,
+    /// How the roles were decided.
+    pub orientation: Orientation,
+    /// Client → server counters.
+    pub c2s: DirStats,
+    /// Server → client counters.
+    pub s2c: DirStats,
+    /// First packet time, ns since the epoch.
+    pub first_ts: i64,
+    /// Last packet time, ns since the epoch.
+    pub last_ts: i64,
+    /// ICMP errors that quoted this flow.
+    pub icmp_errors: u32,
+    /// Type and code of the last ICMP error.
+    pub icmp_last: Option<(u8, u8)>,
+    /// First payload bytes client → server.
+    pub c2s_head: PayloadHead,
+    /// First payload bytes server → client.
+    pub s2c_head: PayloadHead,
+    /// Outermost VLAN id of the first packet.
+    pub vlan: Option<u16>,
+    /// Packets that were the first fragment of a fragmented datagram.
+    pub fragments: u32,
+    /// Why it left the table (set when it does).
+    pub end: EndReason,
+    keep_payload: bool,
+    fin_c2s: bool,
+    fin_s2c: bool,
+}
+
+impl Flow {
+    /// The server answered: for TCP a SYN-ACK, payload, or any packet that is
+    /// not a RST; for UDP any datagram back.
+    pub fn answered(&self) -> bool {
+        match self.transport {
+            Transport::Udp => self.s2c.packets > 0,
+            Transport::Tcp => {
+                self.s2c.tcp_flags & tcp_flags::SYN != 0
+                    || self.s2c.payload_bytes > 0
+                    || (self.s2c.packets > 0 && self.s2c.rsts == 0)
+            }
+        }
+    }
+
+    /// The server refused with a RST and never sent SYN-ACK or data.
+    pub fn rejected(&self) -> bool {
+        self.s2c.rsts > 0 && self.s2c.tcp_flags & tcp_flags::SYN == 0 && self.s2c.payload_bytes == 0
+    }
+
+    /// Payload went both ways.
+    pub fn data_exchanged(&self) -> bool {
+        self.c2s.payload_bytes > 0 && self.s2c.payload_bytes > 0
+    }
+
+    /// Total packets both ways.
+    pub fn packets(&self) -> u64 {
+        self.c2s.packets + self.s2c.packets
+    }
+
+    fn swap_roles(&mut self, orientation: Orientation) {
+        std::mem::swap(&mut self.client, &mut self.server);
+        std::mem::swap(&mut self.c2s, &mut self.s2c);
+        std::mem::swap(&mut self.c2s_head, &mut self.s2c_head);
+        std::mem::swap(&mut self.fin_c2s, &mut self.fin_s2c);
+        self.orientation = orientation;
+    }
+
+    fn closed(&self) -> bool {
+        (self.fin_c2s && self.fin_s2c) || self.c2s.rsts > 0 || self.s2c.rsts > 0
+    }
+}
+
+/// Set of (transport, port) pairs, as a bitmap.
+#[derive(Clone)]
+pub struct PortSet {
+    bits: Box<[u64; 2048]>,
+}
+
+impl Default for PortSet {
+    fn default() -> Self {
+        PortSet {
+            bits: Box::new([0; 2048]),
+        }
+    }
+}
+
+impl std::fmt::Debug for PortSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "PortSet({} ports)",
+            self.bits.iter().map(|w| w.count_ones()).sum::<u32>()
+        )
+    }
+}
+
+impl PortSet {
+    fn index(t: Transport, port: u16) -> (usize, u64) {
+        let i = (usize::from(t == Transport::Udp) << 16) | usize::from(port);
+        (i / 64, 1u64 << (i % 64))
+    }
+    /// Adds a pair.
+    pub fn insert(&mut self, t: Transport, port: u16) {
+        let (w, b) = Self::index(t, port);
+        if let Some(x) = self.bits.get_mut(w) {
+            *x |= b;
+        }
+    }
+    /// Tests a pair.
+    pub fn contains(&self, t: Transport, port: u16) -> bool {
+        let (w, b) = Self::index(t, port);
+        self.bits.get(w).is_some_and(|x| x & b != 0)
+    }
+}
+
+/// Flow table settings.
+#[derive(Clone, Debug)]
+pub struct FlowConfig {
+    /// Maximum flows held at once.
+    pub max_flows: usize,
+    /// Idle timeout for TCP, in ns of capture time.
+    pub tcp_timeout_ns: i64,
+    /// Idle timeout for UDP, in ns of capture time.
+    pub udp_timeout_ns: i64,
+    /// Payload bytes kept per direction.
+    pub payload_cap: usize,
+    /// Keep payload only for flows whose server port is in this set (None: all flows).
+    pub payload_ports: Option<PortSet>,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            max_flows: 100_000,
+            tcp_timeout_ns: 300 * 1_000_000_000,
+            udp_timeout_ns: 60 * 1_000_000_000,
+            payload_cap: 512,
+            payload_ports: None,
+        }
+    }
+}
+
+/// Counters about the table itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FlowStats {
+    /// Flows created.
+    pub created: u64,
+    /// Flows that ended by idle timeout.
+    pub timed_out: u64,
+    /// Flows evicted because the table was full.
+    pub evicted: u64,
+    /// Flows ended because a closed TCP 4-tuple was reused.
+    pub reused: u64,
+    /// Largest number of flows held at once.
+    pub peak: u64,
+    /// ICMP errors whose quoted flow was not in the table.
+    pub icmp_unmatched: u64,
+}
+
+const SWEEP_INTERVAL_NS: i64 = 5 * 1_000_000_000;
+
+/// The bounded flow table.
+pub struct FlowTable {
+    map: FxHashMap<FlowKey, Flow>,
+    cfg: FlowConfig,
+    next_id: u64,
+    finished: Vec<Flow>,
+    stats: FlowStats,
+    last_sweep: Option<i64>,
+    scratch: Vec<(i64, u64, FlowKey)>,
+}
+
+impl FlowTable {
+    /// A new, empty table.
+    pub fn new(cfg: FlowConfig) -> FlowTable {
+        let cfg = FlowConfig {
+            max_flows: cfg.max_flows.max(1),
+            ..cfg
+        };
+        FlowTable {
+            map: FxHashMap::with_capacity_and_hasher(
+                cfg.max_flows.min(1 << 16),
+                Default::default(),
+            ),
+            cfg,
+            next_id: 0,
+            finished: Vec::new(),
+            stats: FlowStats::default(),
+            last_sweep: None,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> FlowStats {
+        self.stats
+    }
+
+    /// Flows currently held.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when no flow is held.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Flows that left the table since the last call, oldest first.
+    pub fn drain_finished(&mut self) -> std::vec::Drain<'_, Flow> {
+        self.finished.drain(..)
+    }
+
+    /// True when [`Self::drain_finished`] has something.
+    pub fn has_finished(&self) -> bool {
+        !self.finished.is_empty()
+    }
+
+    /// Ends every flow (end of input), in creation order.
+    pub fn finish_all(&mut self) {
+        let mut all: Vec<Flow> = self.map.drain().map(|(_, f)| f).collect();
+        all.sort_by_key(|f| f.id);
+        for mut f in all {
+            f.end = EndReason::EndOfInput;
+            self.finished.push(f);
+        }
+    }
+
+    fn keep_payload(&self, t: Transport, server_port: u16) -> bool {
+        self.cfg
+            .payload_ports
+            .as_ref()
+            .is_none_or(|s| s.contains(t, server_port))
+    }
+
+    /// Adds one packet observed at `ts` (ns) with `wire_len` frame bytes.
+    pub fn update(&mut self, p: &Packet<'_>, ts: i64, wire_len: u32) {
+        self.maybe_sweep(ts);
+        let a = Endpoint {
+            ip: p.src,
+            port: p.src_port,
+        };
+        let b = Endpoint {
+            ip: p.dst,
+            port: p.dst_port,
+        };
+        let key = FlowKey::of(p.transport, a, b);
+        let syn_only = p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
+
+        if let PacketKind::IcmpError { icmp_type, code } = p.kind {
+            match self.map.get_mut(&key) {
+                Some(f) => {
+                    f.icmp_errors += 1;
+                    f.icmp_last = Some((icmp_type, code));
+                    f.last_ts = f.last_ts.max(ts);
+                }
+                None => self.stats.icmp_unmatched += 1,
+            }
+            return;
+        }
+
+        if let Some(f) = self.map.get(&key)
+            && syn_only
+            && f.closed()
+            && f.transport == Transport::Tcp
+        {
+            // A new connection on a closed 4-tuple: end the old flow.
+            if let Some(mut old) = self.map.remove(&key) {
+                old.end = EndReason::Reused;
+                self.stats.reused += 1;
+                self.finished.push(old);
+            }
+        }
+
+        if !self.map.contains_key(&key) {
+            if self.map.len() >= self.cfg.max_flows {
+                self.make_room(ts);
+            }
+            let flow = self.new_flow(p, ts, a, b);
+            self.map.insert(key, flow);
+            self.stats.created += 1;
+            self.stats.peak = self.stats.peak.max(self.map.len() as u64);
+        }
+        let cap = self.cfg.payload_cap;
+        let keep_if_flipped = {
+            let f = self.map.get(&key);
+            f.map(|f| self.keep_payload(f.transport, f.client.port))
+        };
+        let Some(f) = self.map.get_mut(&key) else {
+            return;
+        };
+        // A SYN or SYN-ACK fixes the roles of a flow that began mid-stream.
+        if f.transport == Transport::Tcp
+            && !matches!(f.orientation, Orientation::Syn | Orientation::SynAck)
+        {
+            let from_client = f.client == a;
+            if syn_only && !from_client {
+                f.swap_roles(Orientation::Syn);
+                f.keep_payload = keep_if_flipped.unwrap_or(true);
+            } else if syn_only {
+                f.orientation = Orientation::Syn;
+            } else if p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK)
+                == (tcp_flags::SYN | tcp_flags::ACK)
+            {
+                if from_client {
+                    f.swap_roles(Orientation::SynAck);
+                    f.keep_payload = keep_if_flipped.unwrap_or(true);
+                } else {
+                    f.orientation = Orientation::SynAck;
+                }
+            }
+        }
+        let from_client = f.client == a;
+        let (dir, head, fin) = if from_client {
+            (&mut f.c2s, &mut f.c2s_head, &mut f.fin_c2s)
+        } else {
+            (&mut f.s2c, &mut f.s2c_head, &mut f.fin_s2c)
+        };
+        dir.packets += 1;
+        dir.bytes += u64::from(wire_len);
+        dir.payload_bytes += u64::from(p.payload_len);
+        dir.tcp_flags |= p.tcp_flags;
+        if p.tcp_flags & tcp_flags::RST != 0 {
+            dir.rsts += 1;
+        }
+        if p.tcp_flags & tcp_flags::FIN != 0 {
+            *fin = true;
+        }
+        if f.keep_payload {
+            let seq = (p.transport == Transport::Tcp).then_some(p.seq);
+            head.push(p.payload, seq, cap);
+        }
+        if p.first_fragment {
+            f.fragments += 1;
+        }
+        f.last_ts = f.last_ts.max(ts);
+    }
+
+    fn new_flow(&mut self, p: &Packet<'_>, ts: i64, a: Endpoint, b: Endpoint) -> Flow {
+        let flags = p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK);
+        let (client, server, orientation) =
+            if p.transport == Transport::Tcp && flags == tcp_flags::SYN {
+                (a, b, Orientation::Syn)
+            } else if p.transport == Transport::Tcp && flags == tcp_flags::SYN | tcp_flags::ACK {
+                (b, a, Orientation::SynAck)
+            } else if let Some(a_is_server) = port_heuristic(a.port, b.port) {
+                if a_is_server {
+                    (b, a, Orientation::PortHeuristic)
+                } else {
+                    (a, b, Orientation::PortHeuristic)
+                }
+            } else {
+                (a, b, Orientation::FirstPacket)
+            };
+        self.next_id += 1;
+        Flow {
+            id: self.next_id,
+            transport: p.transport,
+            client,
+            server,
+            orientation,
+            c2s: DirStats::default(),
+            s2c: DirStats::default(),
+            first_ts: ts,
+            last_ts: ts,
+            icmp_errors: 0,
+            icmp_last: None,
+            c2s_head: PayloadHead::default(),
+            s2c_head: PayloadHead::default(),
+            vlan: p.vlan,
+            fragments: 0,
+            end: EndReason::EndOfInput,
+            keep_payload: self.keep_payload(p.transport, server.port),
+            fin_c2s: false,
+            fin_s2c: false,
+        }
+    }
+
+    fn maybe_sweep(&mut self, ts: i64) {
+        match self.last_sweep {
+            None => self.last_sweep = Some(ts),
+            Some(last) if ts.saturating_sub(last) >= SWEEP_INTERVAL_NS => {
+                self.last_sweep = Some(ts);
+                self.expire(ts);
+            }
+            _ => {}
+        }
+    }
+
+    /// Ends flows idle longer than their timeout at capture time `now`.
+    pub fn expire(&mut self, now: i64) {
+        let (tcp_to, udp_to) = (self.cfg.tcp_timeout_ns, self.cfg.udp_timeout_ns);
+        self.scratch.clear();
+        for (k, f) in &self.map {
+            let to = if f.transport == Transport::Tcp {
+                tcp_to
+            } else {
+                udp_to
+            };
+            if now.saturating_sub(f.last_ts) > to {
+                self.scratch.push((f.last_ts, f.id, *k));
+            }
+        }
+        self.scratch.sort_unstable_by_key(|&(_, id, _)| id);
+        for i in 0..self.scratch.len() {
+            let k = self.scratch[i].2;
+            if let Some(mut f) = self.map.remove(&k) {
+                f.end = EndReason::IdleTimeout;
+                self.stats.timed_out += 1;
+                self.finished.push(f);
+            }
+        }
+    }
+
+    /// The table is full: expire idle flows, then evict the least recently
+    /// active eighth (at least one flow).
+    fn make_room(&mut self, now: i64) {
+        self.expire(now);
+        if self.map.len() < self.cfg.max_flows {
+            return;
+        }
+        self.scratch.clear();
+        self.scratch
+            .extend(self.map.iter().map(|(k, f)| (f.last_ts, f.id, *k)));
+        let n = (self.cfg.max_flows / 8).max(1).min(self.scratch.len());
+        if n < self.scratch.len() {
+            self.scratch
+                .select_nth_unstable_by_key(n, |&(ts, id, _)| (ts, id));
+        }
+        let victims = &mut self.scratch[..n];
+        victims.sort_unstable_by_key(|&(_, id, _)| id);
+        for i in 0..n {
+            let k = self.scratch[i].2;
+            if let Some(mut f) = self.map.remove(&k) {
+                f.end = EndReason::Evicted;
+                self.stats.evicted += 1;
+                self.finished.push(f);
+            }
+        }
+    }
+}
+
+/// Returns Some(true) when the first port looks like the server's, Some(false)
+/// when the second does, None when the ports do not tell.
+fn port_heuristic(a: u16, b: u16) -> Option<bool> {
+    const DYNAMIC: u16 = 49152;
+    if a < 1024 && b >= 1024 {
+        return Some(true);
+    }
+    if b < 1024 && a >= 1024 {
+        return Some(false);
+    }
+    if a < DYNAMIC && b >= DYNAMIC {
+        return Some(true);
+    }
+    if b < DYNAMIC && a >= DYNAMIC {
+        return Some(false);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkt(
+        src: &str,
+        sp: u16,
+        dst: &str,
+        dp: u16,
+        flags: u8,
+        payload: &'static [u8],
+    ) -> Packet<'static> {
+        Packet {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            transport: if flags == 0xff {
+                Transport::Udp
+            } else {
+                Transport::Tcp
+            },
+            src_port: sp,
+            dst_port: dp,
+            tcp_flags: if flags == 0xff { 0 } else { flags },
+            seq: 1,
+            payload,
+            payload_len: payload.len() as u32,
+            vlan: None,
+            first_fragment: false,
+            kind: PacketKind::Normal,
+        }
+    }
+
+    const S: u8 = tcp_flags::SYN;
+    const SA: u8 = tcp_flags::SYN | tcp_flags::ACK;
+    const A: u8 = tcp_flags::ACK;
+
+    #[test]
+    fn both_directions_one_flow_and_roles_from_syn() {
+        let mut t = FlowTable::new(FlowConfig::default());
+        t.update(&pkt("10.0.0.1", 40000, "10.0.0.2", 386, S, b""), 0, 60);
+        t.update(&pkt("10.0.0.2", 386, "10.0.0.1", 40000, SA, b""), 1, 60);
+        t.update(&pkt("10.0.0.1", 40000, "10.0.0.2", 386, A, b"hi"), 2, 62);
+        assert_eq!(t.len(), 1);
+        t.finish_all();
+        let f: Vec<Flow> = t.drain_finished().collect();
+        assert_eq!(f[0].server.port, 386);
+        assert_eq!(f[0].orientation, Orientation::Syn);
+        assert_eq!((f[0].c2s.packets, f[0].s2c.packets), (2, 1));
+        assert!(f[0].answered());
+        assert_eq!(f[0].c2s_head.bytes, b"hi");
+    }
+
+    #[test]
+    fn synack_first_reorients() {
+        let mut t = FlowTable::new(FlowConfig::default());
+        // Mid-stream: both ports high, first packet is the SYN-ACK from the server.
+        t.update(&pkt("10.0.0.2", 5000, "10.0.0.1", 6000, SA, b""), 0, 60);
+        t.finish_all();
+        let f: Vec<Flow> = t.drain_finished().collect();
+        assert_eq!(f[0].server.port, 5000);
+        assert_eq!(f[0].orientation, Orientation::SynAck);
+    }
+
+    #[test]
+    fn port_heuristic_mid_stream() {
+        let mut t = FlowTable::new(FlowConfig::default());
+        t.update(&pkt("10.0.0.2", 443, "10.0.0.1", 50123, A, b"x"), 0, 60);
+        t.finish_all();
+        let f: Vec<Flow> = t.drain_finished().collect();
+        assert_eq!(f[0].server.port, 443);
+        assert_eq!(f[0].orientation, Orientation::PortHeuristic);
+    }
+
+    #[test]
+    fn eviction_is_bounded_and_counted() {
+        let mut t = FlowTable::new(FlowConfig {
+            max_flows: 16,
+            ..Default::default()
+        });
+        for i in 0..100u16 {
+            t.update(
+                &pkt("10.0.0.1", 1024 + i, "10.0.0.2", 386, S, b""),
+                i64::from(i),
+                60,
+            );
+            assert!(t.len() <= 16);
+        }
+        let evicted = t.stats().evicted;
+        assert_eq!(evicted + t.len() as u64, 100);
+        let drained: Vec<Flow> = t.drain_finished().collect();
+        assert!(drained.iter().all(|f| f.end == EndReason::Evicted));
+        assert_eq!(drained.len() as u64, evicted);
+    }
+
+    #[test]
+    fn idle_timeout_in_capture_time() {
+        let mut t = FlowTable::new(FlowConfig::default());
+        t.update(&pkt("10.0.0.1", 40000, "10.0.0.2", 384, 0xff, b"a"), 0, 60);
+        t.update(
+            &pkt("10.0.0.1", 40001, "10.0.0.2", 384, 0xff, b"a"),
+            61_000_000_000,
+            60,
+        );
+        t.update(
+            &pkt("10.0.0.1", 40001, "10.0.0.2", 384, 0xff, b"a"),
+            62_000_000_000,
+            60,
+        );
+        assert_eq!(t.stats().timed_out, 1);
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn payload_head_capped_and_retransmission_ignored() {
+        let mut h = PayloadHead::default();
+        h.push(b"abcd", Some(100), 6);
+        h.push(b"abcd", Some(100), 6);
+        h.push(b"efgh", Some(104), 6);
+        assert_eq!(h.bytes, b"abcdef");
+        let mut g = PayloadHead::default();
+        g.push(b"ab", Some(1), 10);
+        g.push(b"zz", Some(10), 10);
+        g.push(b"cd", Some(3), 10);
+        assert_eq!(g.bytes, b"ab");
+        assert!(g.gap);
+    }
+
+    #[test]
+    fn reused_tuple_after_rst_starts_new_flow() {
+        let mut t = FlowTable::new(FlowConfig::default());
+        t.update(&pkt("10.0.0.1", 40000, "10.0.0.2", 386, S, b""), 0, 60);
+        t.update(
+            &pkt("10.0.0.2", 386, "10.0.0.1", 40000, tcp_flags::RST | A, b""),
+            1,
+            60,
+        );
+        t.update(
+            &pkt("10.0.0.1", 40000, "10.0.0.2", 386, S, b""),
+            60_000_000_000,
+            60,
+        );
+        assert_eq!(t.stats().reused, 1);
+        assert_eq!(t.stats().created, 2);
+    }
+}

@@ -1,0 +1,91 @@
+//! Writing report files atomically: a temporary file next to the target,
+//! renamed into place only when complete, so an interrupted run never leaves
+//! a half-written report. An existing file is kept unless `force` is set.
+
+use std::fs;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Errors writing an output file.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The target exists and `--force` was not given.
+    #[error("{0}: file exists (use --force to overwrite)")]
+    Exists(PathBuf),
+    /// I/O failure.
+    #[error("cannot write {0}: {1}")]
+    Io(PathBuf, io::Error),
+}
+
+/// Writes `path` through `fill`, atomically. `-` means standard output.
+pub fn write_file(
+    path: &Path,
+    force: bool,
+    fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), WriteError> {
+    if path == Path::new("-") {
+        let stdout = io::stdout();
+        let mut lock = BufWriter::new(stdout.lock());
+        return fill(&mut lock)
+            .and_then(|_| lock.flush())
+            .or_else(|e| {
+                if e.kind() == io::ErrorKind::BrokenPipe {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })
+            .map_err(|e| WriteError::Io(path.to_path_buf(), e));
+    }
+    if !force && path.exists() {
+        return Err(WriteError::Exists(path.to_path_buf()));
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.ghostport-tmp-{}", std::process::id()));
+    let io_err = |e| WriteError::Io(path.to_path_buf(), e);
+    let result = (|| {
+        let file = fs::File::create(&tmp)?;
+        let mut w = BufWriter::new(file);
+        fill(&mut w)?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(io_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_to_overwrite_and_leaves_no_temp_on_error() {
+        let dir = std::env::temp_dir().join(format!("gp-write-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("r.json");
+        write_file(&p, false, &mut |w| w.write_all(b"one")).unwrap();
+        assert!(matches!(
+            write_file(&p, false, &mut |w| w.write_all(b"two")),
+            Err(WriteError::Exists(_))
+        ));
+        let r = write_file(&p, true, &mut |_| Err(io::Error::other("boom")));
+        assert!(r.is_err());
+        assert_eq!(fs::read(&p).unwrap(), b"one");
+        assert_eq!(
+            fs::read_dir(&dir).unwrap().count(),
+            1,
+            "temp file left behind"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
