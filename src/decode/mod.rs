@@ -711,7 +711,7 @@ mod tests {
             let _ = decode(Some(LinkType::Raw), &ip[..n]);
         }
         assert_eq!(ipv6_fragment_offset(0, &exts), None);
-        let mut frag = vec![60, 0, 0, 0, 0, 0, 0, 0];
+        let mut frag = vec![44, 0, 0, 0, 0, 0, 0, 0];
         frag.extend_from_slice(&[17, 0, 0x01, 0x00, 0, 0, 0, 1]);
         assert_eq!(ipv6_fragment_offset(0, &frag), Some(32));
     }
