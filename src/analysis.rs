@@ -81,7 +81,10 @@ impl<'kb> Analyzer<'kb> {
             let mut set = crate::flow::PortSet::default();
             for t in [crate::Transport::Tcp, crate::Transport::Udp] {
                 for port in 0..=u16::MAX {
-                    if matches!(kb.class(port, t), PortClass::Implemented | PortClass::DeFacto) {
+                    if matches!(
+                        kb.class(port, t),
+                        PortClass::Implemented | PortClass::DeFacto
+                    ) {
                         set.insert(t, port);
                     }
                 }
@@ -295,7 +298,7 @@ fn read_all(
             }
         }
         n = n.wrapping_add(1);
-        if n % 8192 == 0 {
+        if n.is_multiple_of(8192) {
             progress.update(base + source.position(), az.stats.frames);
         }
     }

@@ -10,11 +10,21 @@ fn findings(name: &str) -> Vec<serde_json::Value> {
 }
 
 fn behaviour_kinds(f: &serde_json::Value) -> Vec<String> {
-    f["behaviours"].as_array().unwrap().iter().map(|b| b["kind"].as_str().unwrap().to_string()).collect()
+    f["behaviours"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["kind"].as_str().unwrap().to_string())
+        .collect()
 }
 
 fn attack_ids(f: &serde_json::Value) -> Vec<String> {
-    f["attack"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap().to_string()).collect()
+    f["attack"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -23,10 +33,26 @@ fn ssh_on_386_is_named() {
     assert_eq!(f.len(), 1);
     let p = &f[0]["protocols"][0];
     assert_eq!(p["protocol"], "ssh");
-    assert!(p["summary"].as_str().unwrap().contains("SSH-2.0-OpenSSH_9.6"));
-    assert!(f[0]["title"].as_str().unwrap().contains("SSH-2.0-OpenSSH_9.6"));
+    assert!(
+        p["summary"]
+            .as_str()
+            .unwrap()
+            .contains("SSH-2.0-OpenSSH_9.6")
+    );
+    assert!(
+        f[0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("SSH-2.0-OpenSSH_9.6")
+    );
     assert!(attack_ids(&f[0]).contains(&"T1573".to_string()));
-    assert!(f[0]["severity"]["reasons"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().contains("SSH")));
+    assert!(
+        f[0]["severity"]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.as_str().unwrap().contains("SSH"))
+    );
 }
 
 #[test]
@@ -36,7 +62,12 @@ fn tls_on_384_names_the_sni() {
     let p = &f[0]["protocols"][0];
     assert_eq!(p["protocol"], "tls");
     let fields = p["fields"].as_array().unwrap();
-    assert!(fields.iter().any(|kv| kv[0] == "tls.sni" && kv[1] == "c2.evil.example"), "{fields:?}");
+    assert!(
+        fields
+            .iter()
+            .any(|kv| kv[0] == "tls.sni" && kv[1] == "c2.evil.example"),
+        "{fields:?}"
+    );
     assert!(fields.iter().any(|kv| kv[0] == "tls.ja4"));
     assert!(f[0]["server"]["port"] == 384);
 }
@@ -54,18 +85,33 @@ fn sweep_of_50_ghost_ports() {
     // answered stay separate findings (a server is present there).
     let answered: Vec<_> = f.iter().filter(|f| f["kind"] == "ghost-port").collect();
     assert_eq!(answered.len(), 3);
-    assert!(answered.iter().all(|f| behaviour_kinds(f).contains(&"server-present".to_string())));
+    assert!(
+        answered
+            .iter()
+            .all(|f| behaviour_kinds(f).contains(&"server-present".to_string()))
+    );
 }
 
 #[test]
 fn beacon_every_60_seconds() {
     let f = findings("beacon.pcap");
     assert_eq!(f.len(), 1);
-    let b = f[0]["behaviours"].as_array().unwrap().iter().find(|b| b["kind"] == "beacon").expect("beacon");
+    let b = f[0]["behaviours"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["kind"] == "beacon")
+        .expect("beacon");
     let iv = b["evidence"]["interval_s"].as_f64().unwrap();
     assert!((59.0..=61.5).contains(&iv), "interval {iv}");
     assert_eq!(b["evidence"]["connections"], 12);
-    assert!(f[0]["severity"]["reasons"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().contains("beaconing")));
+    assert!(
+        f[0]["severity"]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.as_str().unwrap().contains("beaconing"))
+    );
 }
 
 #[test]
@@ -76,7 +122,10 @@ fn lookalikes_claim_nothing() {
         assert!(!kinds.contains(&"beacon".to_string()), "{x:#}");
         assert!(x["kind"] != "sweep", "{x:#}");
         for p in x["protocols"].as_array().unwrap() {
-            assert_ne!(p["protocol"], "ssh", "random bytes starting with SSH are not SSH");
+            assert_ne!(
+                p["protocol"], "ssh",
+                "random bytes starting with SSH are not SSH"
+            );
         }
         assert_ne!(x["server"]["port"], 443, "ordinary HTTPS is not a finding");
     }
@@ -104,7 +153,10 @@ fn icmp_unreachable_is_attributed_and_low() {
 #[test]
 fn fragments_take_ports_from_the_first() {
     let (_, r) = scan_json(&[fixture("fragments.pcap")], &[]);
-    assert_eq!(finding_ports(&r), vec![(384, "udp".into()), (386, "udp".into())]);
+    assert_eq!(
+        finding_ports(&r),
+        vec![(384, "udp".into()), (386, "udp".into())]
+    );
     assert_eq!(r["summary"]["packets"]["skipped"]["fragment_not_first"], 4);
 }
 

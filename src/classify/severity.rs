@@ -123,7 +123,10 @@ pub(super) fn endpoint(
         b.add(BASE_UNANSWERED, "attempts to a ghost port, no answer seen");
     }
     let p2p = |p: &&SeenProtocol| {
-        matches!(p.identification.protocol, Protocol::Bittorrent | Protocol::Gnutella)
+        matches!(
+            p.identification.protocol,
+            Protocol::Bittorrent | Protocol::Gnutella
+        )
     };
     if let Some(p) = protos
         .iter()
@@ -144,8 +147,14 @@ pub(super) fn endpoint(
                 p.identification.protocol.as_str()
             ),
         );
-    } else if protos.iter().any(|p| p.identification.protocol == Protocol::Encrypted) {
-        b.add(5, "the payload looks encrypted or compressed (high entropy)");
+    } else if protos
+        .iter()
+        .any(|p| p.identification.protocol == Protocol::Encrypted)
+    {
+        b.add(
+            5,
+            "the payload looks encrypted or compressed (high entropy)",
+        );
     }
     for beh in behaviours {
         match beh.kind {

@@ -712,7 +712,10 @@ mod tests {
     fn udp_first_packet_unless_a_service_port_says_otherwise() {
         let mut svc = PortSet::default();
         svc.insert(Transport::Udp, 53);
-        let cfg = FlowConfig { service_ports: Some(svc), ..Default::default() };
+        let cfg = FlowConfig {
+            service_ports: Some(svc),
+            ..Default::default()
+        };
         let mut t = FlowTable::new(cfg);
         // NFS client on a privileged source port talking to mountd on 1048.
         t.update(&pkt("10.0.0.1", 706, "10.0.0.2", 1048, 0xff, b"x"), 0, 60);

@@ -52,7 +52,13 @@ pub fn gnutella(dir: Direction, data: &[u8]) -> Option<Identification> {
         Protocol::Gnutella,
         Confidence::High,
         &format!("Gnutella {what} {version}"),
-        Evidence::new(dir, data, 0, prefix + end, "gnutella handshake line 'GNUTELLA' at offset 0"),
+        Evidence::new(
+            dir,
+            data,
+            0,
+            prefix + end,
+            "gnutella handshake line 'GNUTELLA' at offset 0",
+        ),
     );
     id.push("gnutella.version", &version);
     Some(id)
