@@ -17,7 +17,14 @@ Exit status: 0 no findings, 1 findings, 2 error (the report is still written, ma
 /// Find traffic hiding on ghost ports: TCP/UDP ports assigned by IANA to
 /// services that never shipped.
 #[derive(Debug, Parser)]
-#[command(name = "ghostport", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "ghostport",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Examples:\n  ghostport scan capture.pcapng      find ghost-port traffic in a capture\n  ghostport port 386                 why 386 is a ghost port\n  ghostport ports --class ghost -F csv\n\nExit status: 0 no findings, 1 findings, 2 error."
+)]
 pub struct Cli {
     /// Subcommand.
     #[command(subcommand)]

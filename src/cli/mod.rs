@@ -82,12 +82,16 @@ fn policy(a: &ScanArgs) -> Result<Policy> {
     Ok(p)
 }
 
-struct Bar(indicatif::ProgressBar);
+struct Bar(indicatif::ProgressBar, std::time::Instant);
 
 impl analysis::Progress for Bar {
     fn update(&mut self, bytes: u64, frames: u64) {
         self.0.set_position(bytes);
-        self.0.set_message(format!("{frames} packets"));
+        let secs = self.1.elapsed().as_secs_f64().max(1e-3);
+        self.0.set_message(format!(
+            "{frames} packets, {:.0} packets/s",
+            frames as f64 / secs
+        ));
     }
 }
 
@@ -136,7 +140,7 @@ fn scan(a: ScanArgs) -> Result<u8> {
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
-        let mut p = Bar(bar);
+        let mut p = Bar(bar, std::time::Instant::now());
         let an = analysis::scan(&inputs, kb, &cfg, &mut p);
         p.0.finish_and_clear();
         an
