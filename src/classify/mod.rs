@@ -269,8 +269,10 @@ pub struct Finding {
     pub last_ts: i64,
     /// Client addresses (capped, sorted).
     pub clients: Vec<IpAddr>,
-    /// Distinct clients in total.
+    /// Distinct clients seen (exact unless `clients_capped`).
     pub clients_total: u64,
+    /// More than 4096 distinct clients: `clients_total` stopped counting there.
+    pub clients_capped: bool,
     /// Totals.
     pub totals: FlowTotals,
     /// Flow records (capped, in order of first packet).
@@ -300,7 +302,7 @@ struct Acc {
     first_ts: i64,
     last_ts: i64,
     clients: BTreeSet<IpAddr>,
-    clients_total_overflow: u64,
+    clients_capped: bool,
     totals: FlowTotals,
     flows: Vec<FlowRecord>,
     flows_omitted: u64,
@@ -320,10 +322,10 @@ impl Acc {
         self.first_ts = self.first_ts.min(f.first_ts);
         self.last_ts = self.last_ts.max(f.last_ts);
         self.totals.add(f);
-        if self.clients.len() < cfg.clients_per_finding.max(1) * 20 {
+        if self.clients.len() < MAX_CLIENTS_COUNTED {
             self.clients.insert(f.client.ip);
         } else if !self.clients.contains(&f.client.ip) {
-            self.clients_total_overflow += 1;
+            self.clients_capped = true;
         }
         self.longest_ns = self.longest_ns.max(f.last_ts - f.first_ts);
         self.max_bytes = self.max_bytes.max(f.c2s.bytes + f.s2c.bytes);
@@ -419,6 +421,7 @@ struct SourceAcc {
 }
 
 const MAX_SWEEP_SOURCES: usize = 10_000;
+const MAX_CLIENTS_COUNTED: usize = 4096;
 const MAX_TARGETS_PER_SOURCE: usize = 4096;
 
 impl<'kb> Classifier<'kb> {
@@ -558,7 +561,7 @@ impl<'kb> Classifier<'kb> {
             if key.kind == FindingKind::GhostPort
                 && acc.totals.answered == 0
                 && acc.clients.iter().all(|c| sweepers.contains(c))
-                && acc.clients_total_overflow == 0
+                && !acc.clients_capped
             {
                 continue;
             }
@@ -679,6 +682,7 @@ impl<'kb> Classifier<'kb> {
             last_ts,
             clients: vec![src],
             clients_total,
+            clients_capped: false,
             totals,
             flows: Vec::new(),
             flows_omitted: totals.flows,
@@ -780,7 +784,7 @@ impl<'kb> Classifier<'kb> {
         attack.sort();
         attack.dedup_by(|a, b| a.id == b.id);
         let title = finding_title(key, &verdict, t, &acc.protocols);
-        let clients_total = acc.clients.len() as u64 + acc.clients_total_overflow;
+        let clients_total = acc.clients.len() as u64;
         Finding {
             id: String::new(),
             kind: key.kind,
@@ -804,6 +808,7 @@ impl<'kb> Classifier<'kb> {
                 .copied()
                 .collect(),
             clients_total,
+            clients_capped: acc.clients_capped,
             totals: acc.totals,
             flows: acc.flows,
             flows_omitted: acc.flows_omitted,
