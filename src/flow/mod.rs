@@ -616,6 +616,9 @@ fn port_heuristic(a: u16, b: u16) -> Option<bool> {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
