@@ -77,6 +77,20 @@ impl<'kb> Analyzer<'kb> {
             }
             flow_cfg.payload_ports = Some(set);
         }
+        if flow_cfg.service_ports.is_none() {
+            let mut set = crate::flow::PortSet::default();
+            for t in [crate::Transport::Tcp, crate::Transport::Udp] {
+                for port in 0..=u16::MAX {
+                    if matches!(
+                        kb.class(port, t),
+                        PortClass::Implemented | PortClass::DeFacto
+                    ) {
+                        set.insert(t, port);
+                    }
+                }
+            }
+            flow_cfg.service_ports = Some(set);
+        }
         Analyzer {
             table: FlowTable::new(flow_cfg),
             classifier: Classifier::new(kb, cfg.classify.clone()),
@@ -284,7 +298,7 @@ fn read_all(
             }
         }
         n = n.wrapping_add(1);
-        if n % 8192 == 0 {
+        if n.is_multiple_of(8192) {
             progress.update(base + source.position(), az.stats.frames);
         }
     }

@@ -617,7 +617,7 @@ impl<'kb> Classifier<'kb> {
             serde_json::json!(round2((s.last_ts - s.first_ts) as f64 / 1e9)),
         );
         let detail = format!(
-            "{} touched {} ghost ports on {} hosts in {} ({} answered)",
+            "{} touched {} ghost port(s) on {} host(s) in {} ({} answered)",
             src,
             s.ports.len(),
             s.hosts.len(),
@@ -729,15 +729,15 @@ impl<'kb> Classifier<'kb> {
             ev.insert("flows", serde_json::json!(t.flows));
             ev.insert("rejected_rst", serde_json::json!(t.rejected));
             ev.insert("icmp_errors", serde_json::json!(t.icmp_errors));
-            let how = if t.rejected > 0 {
-                "refused with RST"
+            let (kind, how) = if t.rejected > 0 {
+                ("blocked", "refused with RST")
             } else if t.icmp_errors > 0 {
-                "ICMP unreachable"
+                ("blocked", "ICMP unreachable")
             } else {
-                "no answer seen"
+                ("unanswered", "no answer seen")
             };
             behaviours.push(Behaviour {
-                kind: "blocked",
+                kind,
                 detail: format!("{} attempt(s), {how}", t.flows),
                 evidence: ev,
             });

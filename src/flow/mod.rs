@@ -282,6 +282,9 @@ pub struct FlowConfig {
     pub payload_cap: usize,
     /// Keep payload only for flows whose server port is in this set (None: all flows).
     pub payload_ports: Option<PortSet>,
+    /// Ports of known, implemented services: when a flow starts without a
+    /// SYN, the side on such a port (facing one that is not) is the server.
+    pub service_ports: Option<PortSet>,
 }
 
 impl Default for FlowConfig {
@@ -292,6 +295,7 @@ impl Default for FlowConfig {
             udp_timeout_ns: 60 * 1_000_000_000,
             payload_cap: 512,
             payload_ports: None,
+            service_ports: None,
         }
     }
 }
@@ -499,7 +503,7 @@ impl FlowTable {
                 (a, b, Orientation::Syn)
             } else if p.transport == Transport::Tcp && flags == tcp_flags::SYN | tcp_flags::ACK {
                 (b, a, Orientation::SynAck)
-            } else if let Some(a_is_server) = port_heuristic(a.port, b.port) {
+            } else if let Some(a_is_server) = self.port_heuristic(p.transport, a.port, b.port) {
                 if a_is_server {
                     (b, a, Orientation::PortHeuristic)
                 } else {
@@ -596,23 +600,39 @@ impl FlowTable {
     }
 }
 
-/// Returns Some(true) when the first port looks like the server's, Some(false)
-/// when the second does, None when the ports do not tell.
-fn port_heuristic(a: u16, b: u16) -> Option<bool> {
-    const DYNAMIC: u16 = 49152;
-    if a < 1024 && b >= 1024 {
-        return Some(true);
+impl FlowTable {
+    /// Returns Some(true) when port `a` (the sender's) looks like the
+    /// server's, Some(false) when `b` does, None when the ports do not tell.
+    /// A known service port facing an unknown one wins; then, for TCP only
+    /// (a mid-stream start), a port below 1024 facing one above, and a port
+    /// outside the dynamic range facing one inside it. UDP otherwise trusts
+    /// the first packet: its sender is the client.
+    fn port_heuristic(&self, t: Transport, a: u16, b: u16) -> Option<bool> {
+        const DYNAMIC: u16 = 49152;
+        if let Some(svc) = &self.cfg.service_ports {
+            match (svc.contains(t, a), svc.contains(t, b)) {
+                (true, false) => return Some(true),
+                (false, true) => return Some(false),
+                _ => {}
+            }
+        }
+        if t == Transport::Udp && self.cfg.service_ports.is_some() {
+            return None;
+        }
+        if a < 1024 && b >= 1024 {
+            return Some(true);
+        }
+        if b < 1024 && a >= 1024 {
+            return Some(false);
+        }
+        if a < DYNAMIC && b >= DYNAMIC {
+            return Some(true);
+        }
+        if b < DYNAMIC && a >= DYNAMIC {
+            return Some(false);
+        }
+        None
     }
-    if b < 1024 && a >= 1024 {
-        return Some(false);
-    }
-    if a < DYNAMIC && b >= DYNAMIC {
-        return Some(true);
-    }
-    if b < DYNAMIC && a >= DYNAMIC {
-        return Some(false);
-    }
-    None
 }
 
 #[cfg(test)]
@@ -689,6 +709,27 @@ mod tests {
         let f: Vec<Flow> = t.drain_finished().collect();
         assert_eq!(f[0].server.port, 443);
         assert_eq!(f[0].orientation, Orientation::PortHeuristic);
+    }
+
+    #[test]
+    fn udp_first_packet_unless_a_service_port_says_otherwise() {
+        let mut svc = PortSet::default();
+        svc.insert(Transport::Udp, 53);
+        let cfg = FlowConfig {
+            service_ports: Some(svc),
+            ..Default::default()
+        };
+        let mut t = FlowTable::new(cfg);
+        // NFS client on a privileged source port talking to mountd on 1048.
+        t.update(&pkt("10.0.0.1", 706, "10.0.0.2", 1048, 0xff, b"x"), 0, 60);
+        // A DNS answer seen before its query.
+        t.update(&pkt("10.0.0.9", 53, "10.0.0.1", 40000, 0xff, b"x"), 1, 60);
+        t.finish_all();
+        let f: Vec<Flow> = t.drain_finished().collect();
+        assert_eq!(f[0].server.port, 1048);
+        assert_eq!(f[0].orientation, Orientation::FirstPacket);
+        assert_eq!(f[1].server.port, 53);
+        assert_eq!(f[1].orientation, Orientation::PortHeuristic);
     }
 
     #[test]
