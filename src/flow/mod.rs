@@ -636,6 +636,9 @@ impl FlowTable {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -2,6 +2,7 @@
 //! as text (terminal), JSON, and the other formats in the submodules.
 
 pub mod json;
+pub mod memory;
 pub mod text;
 pub mod write;
 
@@ -52,6 +53,9 @@ pub struct Meta {
     pub complete: bool,
     /// Errors, one line each.
     pub errors: Vec<String>,
+    /// Peak resident set size of the process in bytes when the report was
+    /// built (Linux `VmHWM`; null elsewhere). Changes between runs.
+    pub peak_rss_bytes: Option<u64>,
 }
 
 /// Flow table figures with the limits that applied.
@@ -156,6 +160,7 @@ impl Report {
                 elapsed_s: (a.elapsed_s * 1000.0).round() / 1000.0,
                 complete,
                 errors,
+                peak_rss_bytes: memory::peak_rss_bytes(),
             },
             summary: Summary {
                 packets: a.packets,
