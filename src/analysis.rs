@@ -57,6 +57,10 @@ pub struct Analyzer<'kb> {
     skipped: [u64; Skip::COUNT],
     stats: PacketStats,
     last_linktype: Option<(u32, Option<LinkType>)>,
+    /// Live capture: the ports whose flows [`Analyzer::peek`] looks at.
+    watch: Option<crate::flow::PortSet>,
+    watch_news: u64,
+    watch_packets: u64,
 }
 
 impl<'kb> Analyzer<'kb> {
@@ -97,7 +101,58 @@ impl<'kb> Analyzer<'kb> {
             skipped: [0; Skip::COUNT],
             stats: PacketStats::default(),
             last_linktype: None,
+            watch: None,
+            watch_news: 0,
+            watch_packets: 0,
         }
+    }
+
+    /// Live capture: starts watching flows on ghost ports (and ports a site
+    /// rule names) so [`Analyzer::take_news`] and [`Analyzer::peek`] can
+    /// report findings before their flows end. Offline scans never call it.
+    pub fn watch(&mut self, kb: &KnowledgeBase, cfg: &AnalysisConfig) {
+        let mut set = crate::flow::PortSet::default();
+        for t in [crate::Transport::Tcp, crate::Transport::Udp] {
+            for port in 0..=u16::MAX {
+                if kb.class(port, t) == PortClass::Ghost || cfg.classify.policy.mentions(port, t) {
+                    set.insert(t, port);
+                }
+            }
+        }
+        self.watch = Some(set);
+    }
+
+    /// Live capture: (new watched flows, packets on watched flows) since the
+    /// last call. A new watched flow means a finding may have appeared.
+    pub fn take_news(&mut self) -> (u64, u64) {
+        let r = (self.watch_news, self.watch_packets);
+        self.watch_news = 0;
+        self.watch_packets = 0;
+        r
+    }
+
+    /// Live capture: the findings as if the input ended now, without
+    /// changing any state. Clones the classifier and adds the active flows
+    /// that touch a watched port (as server or source port); the flow counts
+    /// in the result cover only those flows. Cost: a clone of the
+    /// classifier's bounded state; call it every few seconds, not per packet.
+    pub fn peek(&self) -> Outcome {
+        let mut c = self.classifier.clone();
+        if let Some(set) = &self.watch {
+            let mut active: Vec<&crate::flow::Flow> = self
+                .table
+                .iter()
+                .filter(|f| {
+                    set.contains(f.transport, f.server.port)
+                        || set.contains(f.transport, f.client.port)
+                })
+                .collect();
+            active.sort_by_key(|f| f.id);
+            for f in active {
+                c.add(f);
+            }
+        }
+        c.finish()
     }
 
     /// Processes one frame. Returns the skip reason when it was not decoded.
@@ -128,7 +183,19 @@ impl<'kb> Analyzer<'kb> {
                 if p.first_fragment {
                     self.stats.first_fragments += 1;
                 }
-                self.table.update(&p, f.ts_nanos, f.orig_len.max(f.caplen));
+                if let Some(set) = &self.watch
+                    && (set.contains(p.transport, p.dst_port)
+                        || set.contains(p.transport, p.src_port))
+                {
+                    let created = self.table.stats().created;
+                    self.table.update(&p, f.ts_nanos, f.orig_len.max(f.caplen));
+                    self.watch_packets += 1;
+                    if self.table.stats().created != created {
+                        self.watch_news += 1;
+                    }
+                } else {
+                    self.table.update(&p, f.ts_nanos, f.orig_len.max(f.caplen));
+                }
                 None
             }
             Err(skip) => {

@@ -23,6 +23,7 @@ mod error;
 mod input;
 mod libpcap;
 mod linktype;
+pub mod live;
 mod native;
 mod parse;
 mod pcap_file;

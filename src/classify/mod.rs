@@ -282,6 +282,9 @@ pub struct Finding {
     /// For sweeps: targeted (port, transport) pairs (capped).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<SweepTarget>,
+    /// Live capture only: the local process behind the endpoint (absent in offline scans).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_process: Option<crate::live::attribution::LocalAttribution>,
 }
 
 /// A port a sweep touched.
@@ -297,7 +300,7 @@ pub struct SweepTarget {
     pub answered: bool,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Acc {
     first_ts: i64,
     last_ts: i64,
@@ -397,6 +400,8 @@ pub struct Outcome {
 }
 
 /// Consumes finished flows; [`Classifier::finish`] returns the findings.
+/// Cloneable so live capture can peek at the findings so far.
+#[derive(Clone)]
 pub struct Classifier<'kb> {
     kb: &'kb KnowledgeBase,
     cfg: ClassifyConfig,
@@ -410,7 +415,7 @@ pub struct Classifier<'kb> {
     sources: BTreeMap<IpAddr, SourceAcc>,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct SourceAcc {
     targets: BTreeMap<(IpAddr, u16, Transport), bool>,
     ports: BTreeSet<(u16, Transport)>,
@@ -687,6 +692,7 @@ impl<'kb> Classifier<'kb> {
             flows: Vec::new(),
             flows_omitted: totals.flows,
             targets,
+            local_process: None,
         }
     }
 
@@ -813,6 +819,7 @@ impl<'kb> Classifier<'kb> {
             flows: acc.flows,
             flows_omitted: acc.flows_omitted,
             targets: Vec::new(),
+            local_process: None,
         }
     }
 }

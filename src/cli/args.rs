@@ -44,6 +44,135 @@ pub enum Command {
     /// Import a newer IANA registry file, or compare two.
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Capture on an interface and report ghost-port traffic as it happens.
+    #[command(after_help = LIVE_EXAMPLES)]
+    Live(LiveArgs),
+    /// List capture interfaces with addresses and flags.
+    Interfaces(InterfacesArgs),
+    /// Internal: the privileged process-attribution helper of `live`.
+    #[command(hide = true)]
+    AttributionHelper,
+}
+
+const LIVE_EXAMPLES: &str = "\
+Examples:
+  sudo ghostport live -i eth0                         findings as they appear, report on Ctrl-C
+  sudo ghostport live -i any -f 'not port 22' --duration 10m --format jsonl | jq .
+  sudo ghostport live -i eth0 -w evidence.pcap --ring 10:100 -o report.json
+
+Needs root or: sudo setcap cap_net_raw,cap_net_admin=eip $(command -v ghostport)
+As root it drops to --user (default nobody) once the capture is open.
+Exit status: 0 no findings, 1 findings, 2 error.";
+
+/// Live output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LiveFormat {
+    /// Terminal lines as findings appear, then the text report.
+    Text,
+    /// The JSON report at the end (as `scan -F json`); finding lines on stderr.
+    Json,
+    /// One JSON object per line: finding/update/drops events, then the report.
+    Jsonl,
+}
+
+/// Options of `live`.
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    /// Interface to capture on (`any` on Linux for all; see `ghostport interfaces`).
+    #[arg(short, long, value_name = "IFACE")]
+    pub interface: String,
+    /// BPF capture filter, e.g. 'not port 22'.
+    #[arg(short, long, value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Bytes captured per packet.
+    #[arg(long, default_value_t = 262_144, value_name = "BYTES")]
+    pub snaplen: i32,
+    /// Promiscuous mode (default on).
+    #[arg(long, overrides_with = "no_promisc")]
+    pub promisc: bool,
+    /// Do not put the interface in promiscuous mode.
+    #[arg(long)]
+    pub no_promisc: bool,
+    /// Kernel capture buffer, KiB (as tcpdump -B; default: libpcap's).
+    #[arg(long, value_name = "KIB")]
+    pub buffer_size: Option<u32>,
+    /// Let the kernel batch packets (default: immediate mode, lowest latency).
+    #[arg(long)]
+    pub no_immediate: bool,
+    /// Stop after this long: 90 (seconds), 90s, 10m, 1h.
+    #[arg(long, value_name = "TIME", value_parser = crate::live::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Stop after this many packets.
+    #[arg(short = 'c', long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Output format.
+    #[arg(short = 'F', long, value_enum, default_value_t = LiveFormat::Text)]
+    pub format: LiveFormat,
+    /// Least time between two updates of one finding: 5, 5s, 1m.
+    #[arg(long, default_value = "5s", value_name = "TIME", value_parser = crate::live::parse_duration)]
+    pub update_interval: std::time::Duration,
+    /// Also write the captured packets to this pcap file.
+    #[arg(short = 'w', long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+    /// With -w: a ring of N files of MB megabytes (FILE.0, FILE.1, ...).
+    #[arg(long, value_name = "N:MB", requires = "write", value_parser = crate::live::parse_ring)]
+    pub ring: Option<(u32, u64)>,
+    /// When started as root, drop to this user after opening the capture.
+    #[arg(long, default_value = "nobody", value_name = "USER")]
+    pub user: String,
+    /// Keep root privileges (same as --user root).
+    #[arg(long)]
+    pub no_drop: bool,
+    /// Do not look up local processes behind ghost-port endpoints.
+    #[arg(long)]
+    pub no_attribution: bool,
+    /// Write the final report to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Overwrite an existing output file.
+    #[arg(long)]
+    pub force: bool,
+    /// Include every flow in the JSON report (up to --all-flows-cap).
+    #[arg(long)]
+    pub all_flows: bool,
+    /// Most flow records kept with --all-flows.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    pub all_flows_cap: usize,
+    /// Most flows held at once; when full, the least recently active are evicted (and counted).
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub max_flows: usize,
+    /// Payload bytes kept per direction of ghost-port flows, for identification.
+    #[arg(long, default_value_t = 1024, value_name = "BYTES")]
+    pub payload_cap: usize,
+    /// Idle timeout for TCP flows, seconds of capture time.
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    pub tcp_timeout: u32,
+    /// Idle timeout for UDP flows, seconds of capture time.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub udp_timeout: u32,
+    /// Site policy: never report this port. Repeatable.
+    #[arg(long, value_name = "RULE")]
+    pub allow: Vec<String>,
+    /// Site policy: treat this port as ghost. Repeatable.
+    #[arg(long, value_name = "RULE")]
+    pub deny: Vec<String>,
+    /// Site policy file (TOML with [[allow]] / [[deny]] entries).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// No status line and no informational messages.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Colour: auto (terminal and no NO_COLOR), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// Options of `interfaces`.
+#[derive(Debug, Args)]
+pub struct InterfacesArgs {
+    /// Output format.
+    #[arg(short = 'F', long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
 }
 
 /// Report formats.

@@ -3,6 +3,7 @@
 
 pub mod args;
 mod kb;
+mod live;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -24,7 +25,8 @@ pub const EXIT_ERROR: u8 = 2;
 /// Runs the command line; returns the process exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let json_errors = matches!(&cli.command, Command::Scan(s) if s.format == Format::Json);
+    let json_errors = matches!(&cli.command, Command::Scan(s) if s.format == Format::Json)
+        || live::json_errors(&cli.command);
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -54,6 +56,9 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Port(a) => kb::port(&a),
         Command::Ports(a) => kb::ports(&a),
         Command::Registry(c) => kb::registry(&c),
+        Command::Live(a) => live::live(a),
+        Command::Interfaces(a) => live::interfaces(&a),
+        Command::AttributionHelper => live::attribution_helper(),
     }
 }
 
@@ -95,7 +100,7 @@ impl analysis::Progress for Bar {
     }
 }
 
-fn use_color(choice: ColorChoice, to_terminal: bool) -> bool {
+pub(crate) fn use_color(choice: ColorChoice, to_terminal: bool) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,

@@ -361,6 +361,12 @@ impl FlowTable {
         self.map.len()
     }
 
+    /// The flows currently held, in no particular order (live capture peeks
+    /// at them; see `Analyzer::peek`).
+    pub fn iter(&self) -> impl Iterator<Item = &Flow> {
+        self.map.values()
+    }
+
     /// True when no flow is held.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()

@@ -114,6 +114,10 @@ pub struct Report {
     /// Flow records beyond the `--all-flows` cap.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flows_omitted: Option<u64>,
+    /// Live capture only: libpcap's counters and the capture settings
+    /// (absent in offline scans).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<crate::capture::live::CaptureStats>,
 }
 
 impl Report {
@@ -183,6 +187,7 @@ impl Report {
             findings: a.outcome.findings,
             flows: all_flows.then_some(a.outcome.all_flows),
             flows_omitted: all_flows.then_some(a.outcome.all_flows_omitted),
+            capture: None,
         }
     }
 
