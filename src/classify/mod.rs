@@ -110,6 +110,21 @@ pub struct FlowRecord {
     /// Payload identification (ghost-port flows only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identification: Option<Identification>,
+    /// Community ID v1 (seed 0); filled in by the report.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub community_id: String,
+    /// Capture filters selecting this flow; filled in by the report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<Filters>,
+}
+
+/// A BPF (tcpdump) filter and a Wireshark display filter selecting some traffic.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Filters {
+    /// BPF capture filter (tcpdump, `-f` of dumpcap).
+    pub bpf: String,
+    /// Wireshark/tshark display filter.
+    pub wireshark: String,
 }
 
 impl FlowRecord {
@@ -130,6 +145,8 @@ impl FlowRecord {
             end: f.end,
             vlan: f.vlan,
             identification,
+            community_id: String::new(),
+            filter: None,
         }
     }
 }
@@ -285,6 +302,9 @@ pub struct Finding {
     /// Live capture only: the local process behind the endpoint (absent in offline scans).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub local_process: Option<crate::live::attribution::LocalAttribution>,
+    /// Filters selecting the finding's traffic; filled in by the report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<Filters>,
 }
 
 /// A port a sweep touched.
@@ -693,6 +713,7 @@ impl<'kb> Classifier<'kb> {
             flows_omitted: totals.flows,
             targets,
             local_process: None,
+            filter: None,
         }
     }
 
@@ -820,6 +841,7 @@ impl<'kb> Classifier<'kb> {
             flows_omitted: acc.flows_omitted,
             targets: Vec::new(),
             local_process: None,
+            filter: None,
         }
     }
 }

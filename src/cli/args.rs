@@ -182,6 +182,21 @@ pub enum Format {
     Text,
     /// One JSON document (meta, inputs, summary, findings[, flows]).
     Json,
+    /// One self-contained HTML page (inline CSS/JS/SVG, no external fetches).
+    Html,
+    /// RFC 4180 CSV: one row per finding (and per flow with --all-flows).
+    Csv,
+    /// JSON Lines: one ECS-style object per finding, for a SIEM.
+    Jsonl,
+}
+
+/// Output formats of `port`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PortFormat {
+    /// Readable text.
+    Text,
+    /// JSON.
+    Json,
 }
 
 /// File readers.
@@ -199,13 +214,19 @@ pub struct ScanArgs {
     /// Capture files or folders (walked recursively, sorted); `-` reads standard input.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<String>,
-    /// Output format.
-    #[arg(short = 'F', long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Output format [default: text, unless only --report outputs are asked for].
+    #[arg(short = 'F', long, value_enum)]
+    pub format: Option<Format>,
     /// Write the report to FILE instead of standard output (atomically).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Overwrite an existing output file.
+    /// Also write the report as FORMAT to FILE (e.g. `html:out.html`, `jsonl:-`). Repeatable.
+    #[arg(long, value_name = "FORMAT:FILE")]
+    pub report: Vec<String>,
+    /// Write each finding's packets to DIR/GP-nnnn.pcap (plus DIR/index.json); re-reads the inputs.
+    #[arg(long, value_name = "DIR")]
+    pub evidence: Option<PathBuf>,
+    /// Overwrite existing output files.
     #[arg(long)]
     pub force: bool,
     /// Include every flow in JSON output (up to --all-flows-cap).
@@ -263,8 +284,8 @@ pub struct PortArgs {
     /// `386`, `386/tcp`, `386/udp` or a service name (`asa`).
     pub port: String,
     /// Output format.
-    #[arg(short = 'F', long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(short = 'F', long, value_enum, default_value_t = PortFormat::Text)]
+    pub format: PortFormat,
 }
 
 /// List formats.

@@ -17,6 +17,20 @@ pub enum WriteError {
     Io(PathBuf, io::Error),
 }
 
+/// The temporary name used while `path` is being written: a hidden file in
+/// the same folder (so the final rename stays on one file system).
+pub fn temp_path(path: &Path) -> PathBuf {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dir.join(format!(".{name}.ghostport-tmp-{}", std::process::id()))
+}
+
 /// Writes `path` through `fill`, atomically. `-` means standard output.
 pub fn write_file(
     path: &Path,
@@ -40,15 +54,7 @@ pub fn write_file(
     if !force && path.exists() {
         return Err(WriteError::Exists(path.to_path_buf()));
     }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.ghostport-tmp-{}", std::process::id()));
+    let tmp = temp_path(path);
     let io_err = |e| WriteError::Io(path.to_path_buf(), e);
     let result = (|| {
         let file = fs::File::create(&tmp)?;
