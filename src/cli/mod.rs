@@ -159,7 +159,10 @@ fn scan(a: ScanArgs) -> Result<u8> {
                 p.display()
             );
         }
-        if p.as_os_str() != "-" && !a.force && p.exists() {
+        if p.as_os_str() != "-"
+            && !a.force
+            && std::fs::metadata(p).is_ok_and(|m| m.is_file() || m.is_dir())
+        {
             anyhow::bail!("{}: file exists (use --force to overwrite)", p.display());
         }
     }

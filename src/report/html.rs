@@ -209,9 +209,9 @@ fn findings_table(r: &Report, h: &mut String) {
 <span id=\"f-count\" class=\"dim\"></span></div>",
     );
     h.push_str(
-        "<table id=\"ftable\" class=\"sortable\"><thead><tr>\
-<th data-type=\"text\">ID</th><th data-type=\"num\">Severity</th><th data-type=\"text\">Kind</th>\
-<th data-type=\"num\">Port</th><th data-type=\"text\">Host</th><th data-type=\"text\">Service</th>\
+        "<div class=\"scroll\"><table id=\"ftable\" class=\"sortable\"><thead><tr>\
+<th data-type=\"text\">ID</th><th data-type=\"num\">Severity</th>\
+<th data-type=\"num\">Port</th><th data-type=\"text\">Host</th>\
 <th data-type=\"num\">Clients</th><th data-type=\"num\">Flows</th><th data-type=\"num\">Bytes c→s</th>\
 <th data-type=\"num\">Bytes s→c</th><th data-type=\"text\">First seen</th><th data-type=\"text\">Protocol</th>\
 <th data-type=\"text\">Summary</th></tr></thead><tbody>",
@@ -243,21 +243,25 @@ fn findings_table(r: &Report, h: &mut String) {
         let _ = write!(
             h,
             "<tr class=\"sev-{lvl}\" data-sev=\"{lvl}\" data-ports=\"{}\" data-hosts=\"{}\">\
-<td data-v=\"{id}\"><a href=\"#{id}\">{id}</a></td>\
+<td class=\"nw\" data-v=\"{id}\"><a href=\"#{id}\">{id}</a></td>\
 <td data-v=\"{score}\"><span class=\"badge sev-{lvl}\">{lvl} {score}</span></td>\
-<td>{}</td><td data-v=\"{}\">{}</td><td>{}</td><td>{}</td><td data-v=\"{}\">{}</td><td data-v=\"{}\">{}</td>\
-<td data-v=\"{}\">{}</td><td data-v=\"{}\">{}</td><td>{}</td><td>{}</td><td class=\"sum\">{}</td></tr>",
+<td data-v=\"{}\">{}<br><span class=\"dim\">{}{}</span></td><td>{}</td><td data-v=\"{}\">{}</td><td data-v=\"{}\">{}</td>\
+<td data-v=\"{}\">{}</td><td data-v=\"{}\">{}</td><td data-v=\"{first}\" title=\"{first}\">{}</td><td>{}</td><td class=\"sum\">{}</td></tr>",
             escape(&ports.join(" ")),
             escape(&hosts.join(" ")),
-            kind_name(f.kind),
             if f.kind == FindingKind::Sweep {
                 0
             } else {
                 f.server.port
             },
             escape(&port_label(f)),
-            escape(&f.server.ip.to_string()),
             escape(service),
+            if f.kind == FindingKind::GhostPort {
+                String::new()
+            } else {
+                format!(" {}", kind_name(f.kind))
+            },
+            escape(&f.server.ip.to_string()),
             f.clients_total,
             f.clients_total,
             t.flows,
@@ -266,14 +270,26 @@ fn findings_table(r: &Report, h: &mut String) {
             human_bytes(t.c2s.bytes),
             t.s2c.bytes,
             human_bytes(t.s2c.bytes),
-            escape(&rfc3339_micros(f.first_ts)),
+            short_time(f.first_ts),
             escape(&proto),
             escape(&f.title),
+            first = escape(&rfc3339_micros(f.first_ts)),
             id = escape(&f.id),
             score = f.severity.score,
         );
     }
-    h.push_str("</tbody></table></section>\n");
+    h.push_str("</tbody></table></div></section>\n");
+}
+
+/// "2024-01-15 10:00:00" (seconds) for narrow table cells, as HTML.
+fn short_time(ns: i64) -> String {
+    let s = rfc3339_micros(ns);
+    match (s.get(..10), s.get(11..19)) {
+        (Some(d), Some(t)) => {
+            format!("<span class=\"nw\">{d}</span> <span class=\"nw\">{t}</span>")
+        }
+        _ => s,
+    }
 }
 
 fn sev_color(level: &str) -> &'static str {
@@ -367,9 +383,9 @@ fn timeline(r: &Report, h: &mut String) {
         }
     }
     h.push_str("</svg>");
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<p class=\"dim\">Each row is a finding (most severe first{}), each bar a flow from its first to its last packet; span {}.</p></section>\n",
+        "<p class=\"dim\">Each row is a finding (most severe first{}), each bar a flow from its first to its last packet; span {}.</p></section>",
         if r.findings.len() > TIMELINE_ROWS {
             format!(", first {TIMELINE_ROWS} of {}", r.findings.len())
         } else {
@@ -645,7 +661,7 @@ fn flows_table(flows: &[FlowRecord], omitted: u64, h: &mut String) {
             .unwrap_or(("", ""));
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} pkts, {}</td><td>{} pkts, {}</td><td>{}</td><td>{}</td>\
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"nw\">{} pkts, {}</td><td class=\"nw\">{} pkts, {}</td><td class=\"nw\">{}</td><td>{}</td>\
 <td><code>{}</code><details class=\"flt\"><summary>filters</summary>BPF <code>{}</code><br>Wireshark <code>{}</code></details></td></tr>",
             fl.id,
             escape(&endpoint(fl.client.ip, fl.client.port)),
@@ -689,27 +705,49 @@ struct Talker {
 
 fn talkers(r: &Report, h: &mut String) {
     let mut m: BTreeMap<IpAddr, Talker> = BTreeMap::new();
+    // Flow records, each once (a flow can be kept by one finding only, but
+    // be safe), then each sweep's totals less the flows already counted.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut kept: Vec<(&FlowRecord, &str)> = Vec::new();
     for f in &r.findings {
-        if f.flows.is_empty() {
-            let t = m.entry(f.server.ip).or_default();
-            t.sent += f.totals.c2s.bytes;
-            t.received += f.totals.s2c.bytes;
-            t.flows += f.totals.flows;
-            t.findings.insert(f.id.clone());
-            continue;
-        }
         for fl in &f.flows {
-            for (ip, sent, recv) in [
-                (fl.client.ip, fl.c2s.bytes, fl.s2c.bytes),
-                (fl.server.ip, fl.s2c.bytes, fl.c2s.bytes),
-            ] {
-                let t = m.entry(ip).or_default();
-                t.sent += sent;
-                t.received += recv;
-                t.flows += 1;
-                t.findings.insert(f.id.clone());
+            if seen.insert(fl.id) {
+                kept.push((fl, &f.id));
             }
         }
+    }
+    for (fl, id) in &kept {
+        for (ip, sent, recv) in [
+            (fl.client.ip, fl.c2s.bytes, fl.s2c.bytes),
+            (fl.server.ip, fl.s2c.bytes, fl.c2s.bytes),
+        ] {
+            let t = m.entry(ip).or_default();
+            t.sent += sent;
+            t.received += recv;
+            t.flows += 1;
+            t.findings.insert(id.to_string());
+        }
+    }
+    for f in r.findings.iter().filter(|f| f.kind == FindingKind::Sweep) {
+        let targets: std::collections::BTreeSet<_> = f
+            .targets
+            .iter()
+            .map(|x| (x.ip, x.port, x.transport))
+            .collect();
+        let (mut sent, mut recv, mut flows) =
+            (f.totals.c2s.bytes, f.totals.s2c.bytes, f.totals.flows);
+        for (fl, _) in &kept {
+            if targets.contains(&(fl.server.ip, fl.server.port, fl.transport)) {
+                sent = sent.saturating_sub(fl.c2s.bytes);
+                recv = recv.saturating_sub(fl.s2c.bytes);
+                flows = flows.saturating_sub(1);
+            }
+        }
+        let t = m.entry(f.server.ip).or_default();
+        t.sent += sent;
+        t.received += recv;
+        t.flows += flows;
+        t.findings.insert(f.id.clone());
     }
     let mut v: Vec<(IpAddr, Talker)> = m.into_iter().collect();
     v.sort_by(|a, b| {
@@ -747,7 +785,7 @@ fn talkers(r: &Report, h: &mut String) {
             if t.findings.len() > 12 { " …" } else { "" }
         );
     }
-    h.push_str("</tbody></table><p class=\"dim\">Bytes on the wire in the findings' flow records (sweeps: their totals), ghost-port traffic only.</p></section>\n");
+    h.push_str("</tbody></table><p class=\"dim\">Bytes on the wire of the findings' flows (ghost-port traffic only); a sweep's probes count for its source.</p></section>\n");
 }
 
 fn provenance(r: &Report, h: &mut String) {
