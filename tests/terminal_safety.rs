@@ -15,13 +15,13 @@ fn hostile_capture(path: &std::path::Path) {
     let mut p = Pcap::new(std::io::BufWriter::new(f)).unwrap();
     let client = Ipv4Addr::new(192, 0, 2, 10);
     let t0 = 1_705_312_800_000_000u64;
-    // HTTP on 386/tcp: escapes in the request line, Host and User-Agent.
+    // HTTP on 386/tcp: escapes in Host, User-Agent and the Server header.
     session(
         &mut p,
         t0,
         (client, 49152),
         (Ipv4Addr::new(203, 0, 113, 86), 386),
-        b"GET /\x1b[2J\x1b[H HTTP/1.1\r\nHost: evil\x1b]0;pwned\x07.example\r\nUser-Agent: \x1b[31mred\x1b[0m\x08\x08\r\n\r\n",
+        b"GET /x HTTP/1.1\r\nHost: evil\x1b]0;pwned\x07.example\r\nUser-Agent: \x1b[31mred\x1b[0m\x08\x08\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nServer: srv\x1b[5m\x9b31m\r\n\r\n",
     )
     .unwrap();

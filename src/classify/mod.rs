@@ -352,9 +352,16 @@ impl Acc {
         }
         self.longest_ns = self.longest_ns.max(f.last_ts - f.first_ts);
         self.max_bytes = self.max_bytes.max(f.c2s.bytes + f.s2c.bytes);
-        let starts = self.starts.entry(f.client.ip).or_default();
-        if starts.len() < 4096 {
-            starts.push(f.first_ts);
+        // Start times only for as many clients as are listed (memory stays
+        // bounded with millions of distinct clients; found by
+        // tests/resource_limits.rs).
+        if self.starts.contains_key(&f.client.ip)
+            || self.starts.len() < cfg.clients_per_finding.max(1) * 20
+        {
+            let starts = self.starts.entry(f.client.ip).or_default();
+            if starts.len() < 4096 {
+                starts.push(f.first_ts);
+            }
         }
         if let Some(id) = &ident
             && id.protocol != identify::Protocol::Empty
@@ -928,4 +935,45 @@ fn beacon(acc: &Acc, cfg: &ClassifyConfig) -> Option<Behaviour> {
         ),
         evidence: ev,
     })
+}
+
+#[cfg(test)]
+mod memory_tests {
+    use super::*;
+    use crate::decode::{Packet, PacketKind};
+    use crate::flow::{FlowConfig, FlowTable};
+
+    #[test]
+    fn beacon_start_times_are_kept_for_a_bounded_number_of_clients() {
+        let kb = KnowledgeBase::builtin();
+        let cfg = ClassifyConfig::default();
+        let cap = cfg.clients_per_finding * 20;
+        let mut c = Classifier::new(kb, cfg);
+        let mut t = FlowTable::new(FlowConfig::default());
+        for i in 0..(cap as u32 * 3) {
+            let p = Packet {
+                src: IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 | i)),
+                dst: "203.0.113.84".parse().unwrap(),
+                transport: Transport::Udp,
+                src_port: 40000,
+                dst_port: 384,
+                tcp_flags: 0,
+                seq: 0,
+                payload: b"x",
+                payload_len: 1,
+                vlan: None,
+                first_fragment: false,
+                kind: PacketKind::Normal,
+            };
+            t.update(&p, i64::from(i), 60);
+        }
+        t.finish_all();
+        for f in t.drain_finished() {
+            c.add(&f);
+        }
+        assert_eq!(c.accs.len(), 1);
+        let acc = c.accs.values().next().unwrap();
+        assert_eq!(acc.totals.flows, cap as u64 * 3);
+        assert_eq!(acc.starts.len(), cap);
+    }
 }
