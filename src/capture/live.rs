@@ -8,6 +8,7 @@
 //! Capture time is the packets' timestamps (nanosecond precision when
 //! libpcap supports it), exactly as for files.
 
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -150,6 +151,7 @@ pub struct LiveSource {
     ring: Option<Ring>,
     rotate: bool,
     save_error: Option<String>,
+    idle: bool,
     done: bool,
 }
 
@@ -201,7 +203,7 @@ impl LiveSource {
         if let Some(b) = opts.buffer_size {
             inactive = inactive.buffer_size(b);
         }
-        let (mut cap, nanos) = match inactive.open() {
+        let (cap, nanos) = match inactive.open() {
             Ok(c) => (c, true),
             Err(e) => {
                 let err = unknown_device(&iface, map_open_error(&iface, e));
@@ -224,6 +226,13 @@ impl LiveSource {
                 (cap, false)
             }
         };
+        // Non-blocking reads and our own poll() with a timeout: libpcap's
+        // blocking read retries its own timeout internally and would not
+        // return to check for stop signals.
+        let mut cap = cap.setnonblock().map_err(|e| LiveError::Other {
+            iface: iface.clone(),
+            message: format!("cannot set non-blocking mode: {e}"),
+        })?;
         if let Some(f) = &opts.filter {
             cap.filter(f, true).map_err(|e| LiveError::Filter {
                 filter: f.clone(),
@@ -249,6 +258,7 @@ impl LiveSource {
             ring: None,
             rotate: false,
             save_error: None,
+            idle: false,
             done: false,
             opts,
         };
@@ -371,14 +381,35 @@ fn open_savefile(
 }
 
 impl FrameSource for LiveSource {
-    /// The next packet, or Ok(None) when the read timeout expired with no
-    /// packet (not an end: call again).
+    /// The next packet, or Ok(None) when none arrived within the read
+    /// timeout (not an end: call again).
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
         if self.done {
             return Ok(None);
         }
         if self.rotate {
             self.do_rotate();
+        }
+        if self.idle {
+            // The last read found nothing: wait for the descriptor.
+            self.idle = false;
+            let timeout = u16::try_from(self.opts.timeout_ms.max(1)).unwrap_or(u16::MAX);
+            let mut fds = [nix::poll::PollFd::new(
+                self.cap.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            match nix::poll::poll(&mut fds, timeout) {
+                Ok(0) => return Ok(None),
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => {
+                    self.done = true;
+                    return Err(CaptureError::Libpcap {
+                        name: self.opts.iface.clone(),
+                        message: format!("poll: {e}"),
+                        packet: self.frames + 1,
+                    });
+                }
+            }
         }
         match self.cap.next_packet() {
             Ok(p) => {
@@ -416,7 +447,10 @@ impl FrameSource for LiveSource {
                     caplen: p.data.len() as u32,
                 }))
             }
-            Err(pcap::Error::TimeoutExpired) => Ok(None),
+            Err(pcap::Error::TimeoutExpired) => {
+                self.idle = true;
+                Ok(None)
+            }
             Err(e) => {
                 self.done = true;
                 Err(CaptureError::Libpcap {

@@ -422,14 +422,7 @@ pub enum Attributor {
         local_ips: Vec<IpAddr>,
     },
     /// Ask the helper.
-    Helper {
-        /// The helper process.
-        child: Child,
-        /// Requests.
-        to: ChildStdin,
-        /// Answers.
-        from: BufReader<ChildStdout>,
-    },
+    Helper(HelperProc),
     /// The helper died.
     Broken(String),
 }
@@ -455,11 +448,11 @@ impl Attributor {
             let _ = child.wait();
             return Err(std::io::Error::other("helper pipes missing"));
         };
-        Ok(Attributor::Helper {
+        Ok(Attributor::Helper(HelperProc {
             child,
-            to,
+            to: Some(to),
             from: BufReader::new(from),
-        })
+        }))
     }
 
     /// Looks the endpoint up; never fails.
@@ -471,7 +464,7 @@ impl Attributor {
                 detail: format!("attribution helper unavailable: {why}"),
                 ..LocalAttribution::default()
             },
-            Attributor::Helper { to, from, .. } => {
+            Attributor::Helper(h) => {
                 let req = Request {
                     transport,
                     ip,
@@ -479,10 +472,14 @@ impl Attributor {
                 };
                 let result = (|| -> std::io::Result<LocalAttribution> {
                     let line = serde_json::to_string(&req).map_err(std::io::Error::other)?;
+                    let to = h
+                        .to
+                        .as_mut()
+                        .ok_or_else(|| std::io::Error::other("the helper is closed"))?;
                     writeln!(to, "{line}")?;
                     to.flush()?;
                     let mut answer = String::new();
-                    if from.read_line(&mut answer)? == 0 {
+                    if h.from.read_line(&mut answer)? == 0 {
                         return Err(std::io::Error::other("the helper exited"));
                     }
                     serde_json::from_str(&answer).map_err(std::io::Error::other)
@@ -499,13 +496,18 @@ impl Attributor {
     }
 }
 
-impl Drop for Attributor {
+/// The helper process; dropping it closes its stdin (which ends it: after a
+/// privilege drop it may not be signalled) and reaps it.
+pub struct HelperProc {
+    child: Child,
+    to: Option<ChildStdin>,
+    from: BufReader<ChildStdout>,
+}
+
+impl Drop for HelperProc {
     fn drop(&mut self) {
-        if let Attributor::Helper { child, .. } = self {
-            // Closing stdin ends the helper; reap it.
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        drop(self.to.take());
+        let _ = self.child.wait();
     }
 }
 
