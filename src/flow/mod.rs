@@ -382,13 +382,6 @@ impl FlowTable {
         }
     }
 
-    fn keep_payload(&self, t: Transport, server_port: u16) -> bool {
-        self.cfg
-            .payload_ports
-            .as_ref()
-            .is_none_or(|s| s.contains(t, server_port))
-    }
-
     /// Adds one packet observed at `ts` (ns) with `wire_len` frame bytes.
     pub fn update(&mut self, p: &Packet<'_>, ts: i64, wire_len: u32) {
         self.maybe_sweep(ts);
@@ -415,10 +408,7 @@ impl FlowTable {
             return;
         }
 
-        if let Some(f) = self.map.get(&key)
-            && syn_only
-            && f.closed()
-            && f.transport == Transport::Tcp
+        if syn_only && p.transport == Transport::Tcp && self.map.get(&key).is_some_and(Flow::closed)
         {
             // A new connection on a closed 4-tuple: end the old flow.
             if let Some(mut old) = self.map.remove(&key) {
@@ -428,22 +418,23 @@ impl FlowTable {
             }
         }
 
-        if !self.map.contains_key(&key) {
-            if self.map.len() >= self.cfg.max_flows {
-                self.make_room(ts);
-            }
-            let flow = self.new_flow(p, ts, a, b);
-            self.map.insert(key, flow);
-            self.stats.created += 1;
-            self.stats.peak = self.stats.peak.max(self.map.len() as u64);
+        // One hash lookup per packet of a known flow (the entry API); room is
+        // made first only when the table is full and the flow is new.
+        if self.map.len() >= self.cfg.max_flows && !self.map.contains_key(&key) {
+            self.make_room(ts);
         }
         let cap = self.cfg.payload_cap;
-        let keep_if_flipped = {
-            let f = self.map.get(&key);
-            f.map(|f| self.keep_payload(f.transport, f.client.port))
-        };
-        let Some(f) = self.map.get_mut(&key) else {
-            return;
+        let len_before = self.map.len() as u64;
+        let cfg = &self.cfg;
+        let f = match self.map.entry(key) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                self.next_id += 1;
+                self.stats.created += 1;
+                let f = v.insert(new_flow(cfg, self.next_id, p, ts, a, b));
+                self.stats.peak = self.stats.peak.max(len_before + 1);
+                f
+            }
         };
         // A SYN or SYN-ACK fixes the roles of a flow that began mid-stream.
         if f.transport == Transport::Tcp
@@ -452,7 +443,7 @@ impl FlowTable {
             let from_client = f.client == a;
             if syn_only && !from_client {
                 f.swap_roles(Orientation::Syn);
-                f.keep_payload = keep_if_flipped.unwrap_or(true);
+                f.keep_payload = keep_payload(cfg, f.transport, f.server.port);
             } else if syn_only {
                 f.orientation = Orientation::Syn;
             } else if p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK)
@@ -460,7 +451,7 @@ impl FlowTable {
             {
                 if from_client {
                     f.swap_roles(Orientation::SynAck);
-                    f.keep_payload = keep_if_flipped.unwrap_or(true);
+                    f.keep_payload = keep_payload(cfg, f.transport, f.server.port);
                 } else {
                     f.orientation = Orientation::SynAck;
                 }
@@ -490,46 +481,6 @@ impl FlowTable {
             f.fragments += 1;
         }
         f.last_ts = f.last_ts.max(ts);
-    }
-
-    fn new_flow(&mut self, p: &Packet<'_>, ts: i64, a: Endpoint, b: Endpoint) -> Flow {
-        let flags = p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK);
-        let (client, server, orientation) =
-            if p.transport == Transport::Tcp && flags == tcp_flags::SYN {
-                (a, b, Orientation::Syn)
-            } else if p.transport == Transport::Tcp && flags == tcp_flags::SYN | tcp_flags::ACK {
-                (b, a, Orientation::SynAck)
-            } else if let Some(a_is_server) = port_heuristic(a.port, b.port) {
-                if a_is_server {
-                    (b, a, Orientation::PortHeuristic)
-                } else {
-                    (a, b, Orientation::PortHeuristic)
-                }
-            } else {
-                (a, b, Orientation::FirstPacket)
-            };
-        self.next_id += 1;
-        Flow {
-            id: self.next_id,
-            transport: p.transport,
-            client,
-            server,
-            orientation,
-            c2s: DirStats::default(),
-            s2c: DirStats::default(),
-            first_ts: ts,
-            last_ts: ts,
-            icmp_errors: 0,
-            icmp_last: None,
-            c2s_head: PayloadHead::default(),
-            s2c_head: PayloadHead::default(),
-            vlan: p.vlan,
-            fragments: 0,
-            end: EndReason::EndOfInput,
-            keep_payload: self.keep_payload(p.transport, server.port),
-            fin_c2s: false,
-            fin_s2c: false,
-        }
     }
 
     fn maybe_sweep(&mut self, ts: i64) {
@@ -593,6 +544,53 @@ impl FlowTable {
                 self.finished.push(f);
             }
         }
+    }
+}
+
+/// Payload is kept for flows whose server port is in the configured set (all
+/// flows when there is none).
+fn keep_payload(cfg: &FlowConfig, t: Transport, server_port: u16) -> bool {
+    cfg.payload_ports
+        .as_ref()
+        .is_none_or(|s| s.contains(t, server_port))
+}
+
+fn new_flow(cfg: &FlowConfig, id: u64, p: &Packet<'_>, ts: i64, a: Endpoint, b: Endpoint) -> Flow {
+    let flags = p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK);
+    let (client, server, orientation) = if p.transport == Transport::Tcp && flags == tcp_flags::SYN
+    {
+        (a, b, Orientation::Syn)
+    } else if p.transport == Transport::Tcp && flags == tcp_flags::SYN | tcp_flags::ACK {
+        (b, a, Orientation::SynAck)
+    } else if let Some(a_is_server) = port_heuristic(a.port, b.port) {
+        if a_is_server {
+            (b, a, Orientation::PortHeuristic)
+        } else {
+            (a, b, Orientation::PortHeuristic)
+        }
+    } else {
+        (a, b, Orientation::FirstPacket)
+    };
+    Flow {
+        id,
+        transport: p.transport,
+        client,
+        server,
+        orientation,
+        c2s: DirStats::default(),
+        s2c: DirStats::default(),
+        first_ts: ts,
+        last_ts: ts,
+        icmp_errors: 0,
+        icmp_last: None,
+        c2s_head: PayloadHead::default(),
+        s2c_head: PayloadHead::default(),
+        vlan: p.vlan,
+        fragments: 0,
+        end: EndReason::EndOfInput,
+        keep_payload: keep_payload(cfg, p.transport, server.port),
+        fin_c2s: false,
+        fin_s2c: false,
     }
 }
 
