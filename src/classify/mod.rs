@@ -587,6 +587,9 @@ impl<'kb> Classifier<'kb> {
                 findings.push(self.sweep_finding(*src, s));
             }
         }
+        // One verdict per (port, transport): building one walks the registry,
+        // and many endpoints share a port.
+        let mut verdicts: BTreeMap<(u16, Transport), crate::knowledge::Verdict> = BTreeMap::new();
         for (key, acc) in std::mem::take(&mut self.accs) {
             // A per-endpoint finding made only of a sweeper's unanswered probes
             // is folded into the sweep finding.
@@ -597,7 +600,11 @@ impl<'kb> Classifier<'kb> {
             {
                 continue;
             }
-            findings.push(self.endpoint_finding(key, acc));
+            let verdict = verdicts
+                .entry((key.port, key.transport))
+                .or_insert_with(|| self.kb.verdict(key.port, key.transport))
+                .clone();
+            findings.push(self.endpoint_finding(key, acc, verdict));
         }
         findings.sort_by(|a, b| {
             b.severity
@@ -724,8 +731,12 @@ impl<'kb> Classifier<'kb> {
         }
     }
 
-    fn endpoint_finding(&self, key: EndpointKey, acc: Acc) -> Finding {
-        let verdict = self.kb.verdict(key.port, key.transport);
+    fn endpoint_finding(
+        &self,
+        key: EndpointKey,
+        acc: Acc,
+        verdict: crate::knowledge::Verdict,
+    ) -> Finding {
         let mut behaviours = Vec::new();
         let t = &acc.totals;
         if key.kind == FindingKind::GhostSourcePort {

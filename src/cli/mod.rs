@@ -190,6 +190,7 @@ fn scan(a: ScanArgs) -> Result<u8> {
     if inputs.is_empty() {
         anyhow::bail!("no capture files found in {}", a.inputs.join(", "));
     }
+    let scan_opts = analysis::ScanOptions::default().hash(!a.no_hash);
     let total: u64 = inputs.iter().filter_map(|i| i.size()).sum();
     let show_bar = !a.quiet && std::io::stderr().is_terminal();
     let analysis = if show_bar {
@@ -201,11 +202,11 @@ fn scan(a: ScanArgs) -> Result<u8> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         let mut p = Bar(bar, std::time::Instant::now());
-        let an = analysis::scan(&inputs, kb, &cfg, &mut p);
+        let an = analysis::scan_with(&inputs, kb, &cfg, scan_opts, &mut p);
         p.0.finish_and_clear();
         an
     } else {
-        analysis::scan(&inputs, kb, &cfg, &mut ())
+        analysis::scan_with(&inputs, kb, &cfg, scan_opts, &mut ())
     };
     let command_line: Vec<String> = std::env::args().collect();
     let mut rep = Report::new(analysis, kb, command_line, &cfg, a.all_flows);

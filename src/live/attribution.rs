@@ -472,10 +472,9 @@ impl Attributor {
                 };
                 let result = (|| -> std::io::Result<LocalAttribution> {
                     let line = serde_json::to_string(&req).map_err(std::io::Error::other)?;
-                    let to = h
-                        .to
-                        .as_mut()
-                        .ok_or_else(|| std::io::Error::other("the helper is closed"))?;
+                    let to =
+                        h.to.as_mut()
+                            .ok_or_else(|| std::io::Error::other("the helper is closed"))?;
                     writeln!(to, "{line}")?;
                     to.flush()?;
                     let mut answer = String::new();
