@@ -221,6 +221,9 @@ struct ConfigFile {
     allow: Vec<toml::Spanned<ConfigRule>>,
     #[serde(default)]
     deny: Vec<toml::Spanned<ConfigRule>>,
+    /// `[scan]` defaults: read by the command line (`cli::config`), not here.
+    #[serde(default, rename = "scan")]
+    _scan: Option<toml::Table>,
 }
 
 #[derive(Deserialize)]
@@ -298,7 +301,7 @@ impl Policy {
         let cfg: ConfigFile = toml::from_str(text).map_err(|e| PolicyError::Config {
             origin: file_origin.clone(),
             message: format!(
-                "{}; expected [[allow]] / [[deny]] tables with port = \"386/tcp\" and optional scope, transport, note",
+                "{}; expected [[allow]] / [[deny]] tables with port = \"386/tcp\" and optional scope, transport, note (and an optional [scan] table)",
                 e.to_string().trim_end()
             ),
         })?;
