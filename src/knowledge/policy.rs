@@ -560,4 +560,13 @@ port = "53/udp@192.0.2.0/24"
         );
         assert!(Policy::load_toml_file(Path::new("/nonexistent/ghostport.toml")).is_err());
     }
+
+    #[test]
+    fn toml_scan_table_is_left_to_the_cli() {
+        let text = "[scan]\nmax_flows = 5\n\n[[allow]]\nport = 386\n";
+        let p = Policy::from_toml_str(text, "c.toml").map(|p| p.rules().len());
+        assert_eq!(p, Ok(1));
+        // other unknown tables are still refused
+        assert!(Policy::from_toml_str("[scna]\nmax_flows = 5\n", "c.toml").is_err());
+    }
 }
