@@ -368,7 +368,9 @@ pub fn scan_with(
                 continue;
             }
         };
+        let (t_in, frames_before) = (Instant::now(), az.stats.frames);
         let error = read_all(&mut az, source.as_mut(), done_bytes, progress).err();
+        log_input(input, az.stats.frames - frames_before, t_in, error.as_ref());
         done_bytes += source.position();
         progress.update(done_bytes, az.stats.frames);
         let summary = source.finish();
@@ -388,6 +390,24 @@ pub fn scan_with(
         ended_ns: now_ns(),
         elapsed_s: t0.elapsed().as_secs_f64(),
     }
+}
+
+/// `-v`: one line per input (frames, seconds, frames/s, error).
+fn log_input(input: &Input, frames: u64, t0: Instant, error: Option<&CaptureError>) {
+    if !log::log_enabled!(log::Level::Info) {
+        return;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let rate = if secs > 0.0 {
+        frames as f64 / secs
+    } else {
+        0.0
+    };
+    let err = error.map_or_else(|| "no errors".to_owned(), |e| format!("error: {e}"));
+    log::info!(
+        "{}: {frames} frames in {secs:.3} s ({rate:.0} frames/s), {err}",
+        input.name().escape_debug()
+    );
 }
 
 fn read_all(

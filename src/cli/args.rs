@@ -29,6 +29,9 @@ pub struct Cli {
     /// Subcommand.
     #[command(subcommand)]
     pub command: Command,
+    /// More messages on standard error: -v per-input lines, -vv flow-table events.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
 }
 
 /// Subcommands.
@@ -52,6 +55,18 @@ pub enum Command {
     /// Internal: the privileged process-attribution helper of `live`.
     #[command(hide = true)]
     AttributionHelper,
+    /// Show the effective configuration and where each value came from.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions {
+        /// Shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on standard output, or write one page per command to a folder.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man(ManArgs),
 }
 
 const LIVE_EXAMPLES: &str = "\
@@ -175,6 +190,64 @@ pub struct InterfacesArgs {
     pub format: ListFormat,
 }
 
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  ghostport completions bash > ~/.local/share/bash-completion/completions/ghostport
+  ghostport completions zsh > ~/.zfunc/_ghostport      (with fpath+=~/.zfunc before compinit)
+  ghostport completions fish > ~/.config/fish/completions/ghostport.fish";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  ghostport man | man -l -                 read the whole manual (every command and option)
+  ghostport man scan | man -l -            only the scan command
+  ghostport man --out-dir /usr/local/share/man/man1   ghostport.1, ghostport-scan.1, ...";
+
+/// Options of `man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Only this command's page (e.g. `scan`, `registry diff`); default: every command in one page.
+    #[arg(value_name = "COMMAND", num_args = 0..)]
+    pub command: Vec<String>,
+    /// Write ghostport.1 and one ghostport-COMMAND.1 per command into DIR instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub out_dir: Option<PathBuf>,
+}
+
+/// `config` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective `scan` settings and the source of each (default, config file, command line, environment).
+    #[command(after_help = CONFIG_EXAMPLES)]
+    Show(ConfigShowArgs),
+}
+
+const CONFIG_EXAMPLES: &str = "\
+Config file: --config FILE, else $GHOSTPORT_CONFIG, else $XDG_CONFIG_HOME/ghostport/config.toml
+(or ~/.config/ghostport/config.toml) when it exists; --no-config skips it. Precedence: command
+line > config file > built-in default.
+
+Examples:
+  ghostport config show
+  ghostport config show -F json --config site.toml
+  ghostport config show -- --max-flows 500000 --allow 386/tcp    (scan options after --)";
+
+/// Options of `config show`.
+#[derive(Debug, Args)]
+pub struct ConfigShowArgs {
+    /// Output format.
+    #[arg(short = 'F', long, value_enum, default_value_t = PortFormat::Text)]
+    pub format: PortFormat,
+    /// Config file (TOML: [scan] defaults, [[allow]] / [[deny]] rules).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Ignore $GHOSTPORT_CONFIG and the default config file.
+    #[arg(long, conflicts_with = "config")]
+    pub no_config: bool,
+    /// `scan` options to resolve as if given to `ghostport scan` (after `--`).
+    #[arg(last = true, value_name = "SCAN-OPTION")]
+    pub scan_options: Vec<String>,
+}
+
 /// Report formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -260,9 +333,12 @@ pub struct ScanArgs {
     /// Site policy: treat this port as ghost (e.g. `8080/tcp`). Repeatable.
     #[arg(long, value_name = "RULE")]
     pub deny: Vec<String>,
-    /// Site policy file (TOML with [[allow]] / [[deny]] entries).
+    /// Config file: TOML with [scan] defaults and [[allow]] / [[deny]] rules (default: $GHOSTPORT_CONFIG, else ~/.config/ghostport/config.toml if present).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Ignore $GHOSTPORT_CONFIG and the default config file.
+    #[arg(long, conflicts_with = "config")]
+    pub no_config: bool,
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,

@@ -2,6 +2,8 @@
 //! them into library calls. `main.rs` only calls [`main`].
 
 pub mod args;
+pub mod config;
+mod docgen;
 mod kb;
 mod live;
 
@@ -9,7 +11,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::Parser;
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 use crate::analysis::{self, AnalysisConfig};
 use crate::capture::{self, ReaderKind};
@@ -17,17 +19,29 @@ use crate::classify::ClassifyConfig;
 use crate::flow::FlowConfig;
 use crate::knowledge::{self, policy::Policy};
 use crate::report::{self, Report, text::Style};
-use args::{Cli, ColorChoice, Command, Format, ScanArgs};
+use args::{Cli, ColorChoice, Command, ConfigCommand, Format, ScanArgs};
 
 /// Exit status for errors (as clamscan: 0 clean, 1 findings, 2 error).
 pub const EXIT_ERROR: u8 = 2;
 
 /// Runs the command line; returns the process exit status.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    init_logging(cli.verbose);
+    // config file defaults first, so its `format = "json"` also shapes errors
+    let prepared = match &mut cli.command {
+        Command::Scan(a) => {
+            config::apply(a, matches.subcommand_matches("scan"), &config::env_lookup).map(|_| ())
+        }
+        _ => Ok(()),
+    };
     let json_errors = matches!(&cli.command, Command::Scan(s) if s.format == Some(Format::Json))
         || live::json_errors(&cli.command);
-    match run(cli) {
+    match prepared.and_then(|()| run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             if is_broken_pipe(&e) {
@@ -59,7 +73,102 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Live(a) => live::live(a),
         Command::Interfaces(a) => live::interfaces(&a),
         Command::AttributionHelper => live::attribution_helper(),
+        Command::Config(ConfigCommand::Show(a)) => config_show(&a),
+        Command::Completions { shell } => docgen::completions(shell, &mut std::io::stdout().lock()),
+        Command::Man(a) => docgen::man(&a, &mut std::io::stdout().lock()),
     }
+}
+
+/// `-v`: info (per-input lines), `-vv`: debug (flow-table events), `-vvv`: trace.
+/// Quiet by default; `GHOSTPORT_LOG` (env_logger syntax) overrides.
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => log::LevelFilter::Warn,
+        1 => log::LevelFilter::Info,
+        2 => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    };
+    let mut b = env_logger::Builder::new();
+    b.filter_level(log::LevelFilter::Off)
+        .filter_module("ghostport", level)
+        .parse_env(env_logger::Env::new().filter("GHOSTPORT_LOG"))
+        .format(|buf, r| {
+            writeln!(
+                buf,
+                "ghostport: {}: {}",
+                r.level().as_str().to_ascii_lowercase(),
+                r.args()
+            )
+        });
+    let _ = b.try_init();
+}
+
+/// `ghostport config show`: resolves the scan options as `scan` would.
+fn config_show(a: &args::ConfigShowArgs) -> Result<u8> {
+    let mut argv: Vec<String> = vec!["ghostport".into(), "scan".into()];
+    if let Some(c) = &a.config {
+        argv.push("--config".into());
+        argv.push(c.display().to_string());
+    }
+    if a.no_config {
+        argv.push("--no-config".into());
+    }
+    argv.extend(a.scan_options.iter().cloned());
+    argv.extend(["--".to_owned(), "-".to_owned()]);
+    let m: ArgMatches = Cli::command().try_get_matches_from(&argv).map_err(|e| {
+        anyhow::anyhow!(
+            "config show: the scan options do not parse: {}",
+            e.render().to_string().trim_end()
+        )
+    })?;
+    let cli = Cli::from_arg_matches(&m).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let Command::Scan(mut sa) = cli.command else {
+        anyhow::bail!("config show: internal error: not a scan command line");
+    };
+    let eff = config::apply(&mut sa, m.subcommand_matches("scan"), &config::env_lookup)?;
+    let pol = policy(&sa)?;
+    let out = &mut std::io::stdout().lock();
+    match a.format {
+        args::PortFormat::Json => {
+            let obj = serde_json::json!({
+                "config_file": eff.config_file,
+                "config_file_source": eff.config_file_source,
+                "scan": eff.settings,
+                "policy": pol.rules(),
+            });
+            serde_json::to_writer_pretty(&mut *out, &obj)?;
+            writeln!(out)?;
+        }
+        args::PortFormat::Text => {
+            match (&eff.config_file, &eff.config_file_source) {
+                (Some(p), Some(s)) => writeln!(out, "config file: {p} (from {s})")?,
+                _ => writeln!(
+                    out,
+                    "config file: none (looked at --config, $GHOSTPORT_CONFIG, $XDG_CONFIG_HOME/ghostport/config.toml or ~/.config/ghostport/config.toml)"
+                )?,
+            }
+            writeln!(out, "\n[scan]")?;
+            let width = eff.settings.iter().map(|e| e.key.len()).max().unwrap_or(0);
+            for e in &eff.settings {
+                let v = match &e.value {
+                    serde_json::Value::String(s) => s.clone(),
+                    v => v.to_string(),
+                };
+                writeln!(out, "{:width$} = {v:<8} # {}", e.key, e.source)?;
+            }
+            writeln!(out, "\npolicy: {} rule(s)", pol.rules().len())?;
+            for r in pol.rules() {
+                let note = if r.note.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", r.note.escape_debug())
+                };
+                writeln!(out, "  {}{note}   # {}", r.spec(), r.origin.escape_debug())?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(0)
 }
 
 /// Builds the site policy from `--allow`, `--deny` and `--config`.

@@ -519,6 +519,14 @@ impl FlowTable {
             }
         }
         self.scratch.sort_unstable_by_key(|&(_, id, _)| id);
+        if !self.scratch.is_empty() {
+            log::debug!(
+                "flow table: sweep at capture time {}: {} idle flows timed out, {} remain",
+                crate::timefmt::rfc3339_micros(now),
+                self.scratch.len(),
+                self.map.len() - self.scratch.len()
+            );
+        }
         for i in 0..self.scratch.len() {
             let k = self.scratch[i].2;
             if let Some(mut f) = self.map.remove(&k) {
@@ -544,6 +552,10 @@ impl FlowTable {
             self.scratch
                 .select_nth_unstable_by_key(n, |&(ts, id, _)| (ts, id));
         }
+        log::debug!(
+            "flow table: full at {} flows (--max-flows): evicting the {n} least recently active",
+            self.map.len()
+        );
         let victims = &mut self.scratch[..n];
         victims.sort_unstable_by_key(|&(_, id, _)| id);
         for i in 0..n {
