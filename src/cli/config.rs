@@ -348,7 +348,7 @@ mod tests {
         ]);
         let eff = apply(&mut a, Some(&m), &|_| None).unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(a.max_flows, 7);
-        assert_eq!(a.format, Format::Json);
+        assert_eq!(a.format, Some(Format::Json));
         assert_eq!(a.udp_timeout, 5);
         assert_eq!(a.tcp_timeout, 300);
         let src = |k: &str| {
