@@ -145,7 +145,11 @@ fn fatal_after(name: &str, want_frames: u64, message: &str) -> Value {
     let r = check_contract(&f, &o);
     assert_eq!(o.code, 2, "{name}");
     assert!(o.stderr.contains(message), "{name}: {}", o.stderr);
-    assert!(o.stderr.contains(name), "{name}: error names the file: {}", o.stderr);
+    assert!(
+        o.stderr.contains(name),
+        "{name}: error names the file: {}",
+        o.stderr
+    );
     assert_eq!(frames(&r), want_frames, "{name}");
     r
 }
@@ -163,7 +167,11 @@ fn bad_magic_is_refused() {
 
 #[test]
 fn record_too_long_stops_without_allocating() {
-    let r = fatal_after("record-too-long.pcap", 4, "corrupt record length 2147483647");
+    let r = fatal_after(
+        "record-too-long.pcap",
+        4,
+        "corrupt record length 2147483647",
+    );
     // Partial results: the 386/tcp SYN + SYN-ACK before the bad record.
     assert_eq!(common::finding_ports(&r), vec![(386, "tcp".to_string())]);
 }
@@ -200,7 +208,12 @@ fn zero_length_records_are_counted_and_skipped() {
     let r = check_contract(&f, &o);
     assert_eq!(o.code, 0);
     assert_eq!(frames(&r), 5);
-    assert_eq!(skipped(&r, "empty_frame"), 3, "{:#}", r["summary"]["packets"]);
+    assert_eq!(
+        skipped(&r, "empty_frame"),
+        3,
+        "{:#}",
+        r["summary"]["packets"]
+    );
     assert_eq!(flows(&r, "udp"), 1);
 }
 
@@ -312,4 +325,3 @@ fn shared_captures_meet_the_contract() {
         );
     }
 }
-

@@ -63,7 +63,15 @@ fn missing_input_is_exit_2_with_json_error() {
 fn bad_allow_rule_is_exit_2_with_json_error() {
     let demo = fixture("demo.pcapng");
     json_error(
-        &["scan", "-q", "-F", "json", "--allow", "99999/tcp", demo.to_str().unwrap()],
+        &[
+            "scan",
+            "-q",
+            "-F",
+            "json",
+            "--allow",
+            "99999/tcp",
+            demo.to_str().unwrap(),
+        ],
         "99999",
     );
 }
@@ -75,7 +83,15 @@ fn bad_policy_file_is_exit_2_with_json_error() {
     std::fs::write(&p, "[[allow]]\nport = \"not a port\"\n").unwrap();
     let demo = fixture("demo.pcapng");
     json_error(
-        &["scan", "-q", "-F", "json", "--config", p.to_str().unwrap(), demo.to_str().unwrap()],
+        &[
+            "scan",
+            "-q",
+            "-F",
+            "json",
+            "--config",
+            p.to_str().unwrap(),
+            demo.to_str().unwrap(),
+        ],
         "policy.toml",
     );
     std::fs::remove_dir_all(&d).unwrap();
@@ -86,14 +102,27 @@ fn input_error_still_writes_the_partial_report() {
     let d = tmp("partial");
     let out = d.join("r.json");
     let f = fixture("corrupt/truncated-mid-record.pcap");
-    let r = run(&["scan", "-q", "-F", "json", "-o", out.to_str().unwrap(), f.to_str().unwrap()]);
+    let r = run(&[
+        "scan",
+        "-q",
+        "-F",
+        "json",
+        "-o",
+        out.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("truncated record"), "{}", r.stderr);
     assert!(r.stderr.contains("incomplete"), "{}", r.stderr);
     let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(rep["meta"]["complete"], false);
     assert_eq!(rep["summary"]["packets"]["frames"], 2);
-    assert!(rep["meta"]["errors"][0].as_str().unwrap().contains("truncated record"));
+    assert!(
+        rep["meta"]["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("truncated record")
+    );
     assert!(leftovers(&d).is_empty());
     std::fs::remove_dir_all(&d).unwrap();
 }
@@ -108,18 +137,34 @@ fn failed_write_leaves_no_file_behind() {
     let demo = fixture("demo.pcapng");
     let v = json_error(
         &[
-            "scan", "-q", "-F", "json", "--force", "-o",
+            "scan",
+            "-q",
+            "-F",
+            "json",
+            "--force",
+            "-o",
             target.to_str().unwrap(),
             demo.to_str().unwrap(),
         ],
         "report.json",
     );
-    assert!(v["error"]["message"].as_str().unwrap().contains("cannot write"));
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot write")
+    );
     assert!(leftovers(&d).is_empty(), "{:?}", leftovers(&d));
     assert!(target.is_dir());
     // A missing directory: clear error naming the path, nothing created.
     let missing = d.join("no/such/dir/r.json");
-    let r = run(&["scan", "-q", "-o", missing.to_str().unwrap(), demo.to_str().unwrap()]);
+    let r = run(&[
+        "scan",
+        "-q",
+        "-o",
+        missing.to_str().unwrap(),
+        demo.to_str().unwrap(),
+    ]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("no/such/dir"), "{}", r.stderr);
     assert!(!d.join("no").exists());

@@ -43,7 +43,12 @@ fn two_million_flows_stay_bounded() {
         for i in 0..FLOWS {
             // Distinct source address per flow (10.0.0.0/8), 1 µs apart.
             let src = Ipv4Addr::from(0x0a00_0000 | i);
-            pcapgen::udp((src, 40000 + (i % 20000) as u16), server, b"ghostly!", &mut b);
+            pcapgen::udp(
+                (src, 40000 + (i % 20000) as u16),
+                server,
+                b"ghostly!",
+                &mut b,
+            );
             p.record(1_705_312_800_000_000 + u64::from(i), &b).unwrap();
         }
         p.into_inner().into_inner().unwrap();

@@ -92,7 +92,11 @@ fn escapes_in_captured_text_are_neutralised() {
     // The hostile strings did reach the report (escaped), so the check below means something.
     assert!(plain.stdout.contains("evil"), "{}", plain.stdout);
     assert!(plain.stdout.contains("pwned"), "{}", plain.stdout);
-    assert!(plain.stdout.contains("x1b") || plain.stdout.contains("u{1b}"), "{}", plain.stdout);
+    assert!(
+        plain.stdout.contains("x1b") || plain.stdout.contains("u{1b}"),
+        "{}",
+        plain.stdout
+    );
     assert_no_controls(&plain.stdout);
 
     let color = common::run(&["scan", "-q", "--color", "always", cap.to_str().unwrap()]);

@@ -14,7 +14,16 @@ fn ip() -> impl Strategy<Value = IpAddr> {
 }
 
 fn endpoint() -> impl Strategy<Value = Endpoint> {
-    (ip(), prop_oneof![Just(386u16), Just(443), Just(1024), Just(49152), any::<u16>()])
+    (
+        ip(),
+        prop_oneof![
+            Just(386u16),
+            Just(443),
+            Just(1024),
+            Just(49152),
+            any::<u16>()
+        ],
+    )
         .prop_map(|(ip, port)| Endpoint { ip, port })
 }
 
@@ -33,15 +42,20 @@ struct Pkt {
 }
 
 fn pkt() -> impl Strategy<Value = Pkt> {
-    (endpoint(), endpoint(), transport(), any::<u8>(), 0i64..20_000_000_000).prop_map(
-        |(a, b, t, flags, step)| Pkt {
+    (
+        endpoint(),
+        endpoint(),
+        transport(),
+        any::<u8>(),
+        0i64..20_000_000_000,
+    )
+        .prop_map(|(a, b, t, flags, step)| Pkt {
             a,
             b,
             t,
             flags,
             step,
-        },
-    )
+        })
 }
 
 fn packet(p: &Pkt, reverse: bool) -> Packet<'static> {

@@ -99,8 +99,24 @@ pub fn session<W: Write>(
     p.record(ts_us, &b)?;
     tcp(server, client, TCP_SYN | TCP_ACK, 5000, 1001, b"", &mut b);
     p.record(ts_us + 1000, &b)?;
-    tcp(client, server, TCP_ACK | TCP_PSH, 1001, 5001, c_data, &mut b);
+    tcp(
+        client,
+        server,
+        TCP_ACK | TCP_PSH,
+        1001,
+        5001,
+        c_data,
+        &mut b,
+    );
     p.record(ts_us + 2000, &b)?;
-    tcp(server, client, TCP_ACK | TCP_PSH, 5001, 1001 + c_data.len() as u32, s_data, &mut b);
+    tcp(
+        server,
+        client,
+        TCP_ACK | TCP_PSH,
+        5001,
+        1001 + c_data.len() as u32,
+        s_data,
+        &mut b,
+    );
     p.record(ts_us + 3000, &b)
 }
