@@ -4,16 +4,36 @@
 #![no_main]
 
 use ghostport::analysis::{AnalysisConfig, Analyzer};
-use ghostport::capture::{FrameSource, open_reader};
-use ghostport::flow::FlowConfig;
-use ghostport::knowledge::KnowledgeBase;
+use ghostport::capture::open_reader;
+use std::sync::OnceLock;
+
+use ghostport::flow::{FlowConfig, PortSet};
+use ghostport::knowledge::{KnowledgeBase, PortClass};
 use libfuzzer_sys::fuzz_target;
+
+/// The ghost-port set `Analyzer::new` would compute (131072 lookups), once.
+fn ghost_ports(kb: &KnowledgeBase) -> PortSet {
+    static SET: OnceLock<PortSet> = OnceLock::new();
+    SET.get_or_init(|| {
+        let mut set = PortSet::default();
+        for t in [ghostport::Transport::Tcp, ghostport::Transport::Udp] {
+            for port in 0..=u16::MAX {
+                if kb.class(port, t) == PortClass::Ghost {
+                    set.insert(t, port);
+                }
+            }
+        }
+        set
+    })
+    .clone()
+}
 
 fuzz_target!(|data: &[u8]| {
     let kb = KnowledgeBase::builtin();
     let cfg = AnalysisConfig {
         flow: FlowConfig {
             max_flows: 8,
+            payload_ports: Some(ghost_ports(kb)),
             ..FlowConfig::default()
         },
         ..AnalysisConfig::default()

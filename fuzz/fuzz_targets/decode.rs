@@ -7,7 +7,9 @@ use ghostport::decode::{LinkType, decode};
 use libfuzzer_sys::fuzz_target;
 
 /// LINKTYPE numbers: every supported one, plus one unsupported.
-const LINKTYPES: [u32; 16] = [1, 0, 108, 101, 12, 14, 228, 229, 113, 276, 9, 50, 104, 239, 258, 147];
+const LINKTYPES: [u32; 16] = [
+    1, 0, 108, 101, 12, 14, 228, 229, 113, 276, 9, 50, 104, 239, 258, 147,
+];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, frame)) = data.split_first() else {
@@ -18,6 +20,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(p.payload.len() <= frame.len());
         let start = p.payload.as_ptr() as usize;
         let fstart = frame.as_ptr() as usize;
-        assert!(p.payload.is_empty() || (start >= fstart && start + p.payload.len() <= fstart + frame.len()));
+        assert!(
+            p.payload.is_empty()
+                || (start >= fstart && start + p.payload.len() <= fstart + frame.len())
+        );
     }
 });

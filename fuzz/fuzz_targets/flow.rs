@@ -41,6 +41,7 @@ fuzz_target!(|data: &[u8]| {
         udp_timeout_ns: 1_000_000_000,
         payload_cap: cap,
         payload_ports: None,
+        ..FlowConfig::default()
     });
     let mut ts: i64 = 1_700_000_000_000_000_000;
     let mut finished = 0u64;
@@ -49,7 +50,11 @@ fuzz_target!(|data: &[u8]| {
         let plen = usize::from(g & 0x0f).min(tail.len());
         let (payload, next) = tail.split_at(plen);
         rest = next;
-        let transport = if e & 1 == 0 { Transport::Tcp } else { Transport::Udp };
+        let transport = if e & 1 == 0 {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        };
         let p = Packet {
             src: ADDRS[usize::from(a & 3)],
             dst: ADDRS[usize::from((a >> 2) & 3)],
@@ -63,7 +68,10 @@ fuzz_target!(|data: &[u8]| {
             vlan: None,
             first_fragment: e & 2 != 0,
             kind: if e & 4 != 0 {
-                PacketKind::IcmpError { icmp_type: 3, code: 3 }
+                PacketKind::IcmpError {
+                    icmp_type: 3,
+                    code: 3,
+                }
             } else {
                 PacketKind::Normal
             },
@@ -73,7 +81,10 @@ fuzz_target!(|data: &[u8]| {
         t.update(&p, ts, 60 + payload.len() as u32);
         assert!(t.len() <= max_flows, "{} > {max_flows}", t.len());
         for f in t.drain_finished() {
-            assert!(matches!(f.end, EndReason::Evicted | EndReason::IdleTimeout | EndReason::Reused));
+            assert!(matches!(
+                f.end,
+                EndReason::Evicted | EndReason::IdleTimeout | EndReason::Reused
+            ));
             check(&f, cap, &mut finished);
         }
         let s = t.stats();
