@@ -351,7 +351,7 @@ fn read_all(
             }
         }
         n = n.wrapping_add(1);
-        if n % 8192 == 0 {
+        if n.is_multiple_of(8192) {
             progress.update(base + source.position(), az.stats.frames);
         }
     }

@@ -192,8 +192,8 @@ impl LiveSource {
     /// savefile (all before any privilege drop).
     pub fn open(opts: LiveOptions) -> Result<LiveSource, LiveError> {
         let iface = opts.iface.clone();
-        let inactive = pcap::Capture::from_device(iface.as_str())
-            .map_err(|e| map_open_error(&iface, e))?;
+        let inactive =
+            pcap::Capture::from_device(iface.as_str()).map_err(|e| map_open_error(&iface, e))?;
         let mut inactive = inactive
             .promisc(opts.promisc)
             .snaplen(opts.snaplen)
@@ -608,6 +608,9 @@ mod tests {
                 "lo: You don't have permission to perform this capture on that device (socket: Operation not permitted)".into(),
             ),
         );
-        assert!(e.to_string().starts_with("permission denied capturing on lo: run as root"));
+        assert!(
+            e.to_string()
+                .starts_with("permission denied capturing on lo: run as root")
+        );
     }
 }

@@ -37,7 +37,7 @@ fn parse_registry_file(path: &Path) -> Result<(Vec<registry::RegistryRow>, Optio
         .with_context(|| format!("cannot read registry file {}", path.display()))?;
     let trimmed = text.trim_start();
     let parsed = if trimmed.starts_with('<') {
-        registry::parse_registry_xml_dated(&text).map(|(rows, date)| (rows, date))
+        registry::parse_registry_xml_dated(&text)
     } else {
         registry::parse_registry_csv(&text).map(|rows| (rows, None))
     };

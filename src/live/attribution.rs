@@ -180,7 +180,13 @@ pub fn attribute(
     port: u16,
     local_ips: &[IpAddr],
 ) -> LocalAttribution {
-    attribute_in(std::path::Path::new("/proc"), transport, ip, port, local_ips)
+    attribute_in(
+        std::path::Path::new("/proc"),
+        transport,
+        ip,
+        port,
+        local_ips,
+    )
 }
 
 fn attribute_in(
@@ -466,10 +472,9 @@ impl Attributor {
                 };
                 let result = (|| -> std::io::Result<LocalAttribution> {
                     let line = serde_json::to_string(&req).map_err(std::io::Error::other)?;
-                    let to = h
-                        .to
-                        .as_mut()
-                        .ok_or_else(|| std::io::Error::other("the helper is closed"))?;
+                    let to =
+                        h.to.as_mut()
+                            .ok_or_else(|| std::io::Error::other("the helper is closed"))?;
                     writeln!(to, "{line}")?;
                     to.flush()?;
                     let mut answer = String::new();
@@ -567,7 +572,13 @@ mod tests {
         std::fs::create_dir_all(root.join("net")).unwrap();
         std::fs::write(root.join("net/tcp"), TCP).unwrap();
         std::fs::write(root.join("net/tcp6"), TCP6).unwrap();
-        let a = attribute_in(&root, Transport::Tcp, "127.0.0.1".parse().unwrap(), 386, &[]);
+        let a = attribute_in(
+            &root,
+            Transport::Tcp,
+            "127.0.0.1".parse().unwrap(),
+            386,
+            &[],
+        );
         // No process directories: sockets found, processes not.
         assert_eq!(a.status, "no-socket", "{a:?}");
         let roles: Vec<(&str, &str)> = a
@@ -583,7 +594,13 @@ mod tests {
                 ("client", "ESTABLISHED")
             ]
         );
-        let a = attribute_in(&root, Transport::Tcp, "192.0.2.1".parse().unwrap(), 386, &[]);
+        let a = attribute_in(
+            &root,
+            Transport::Tcp,
+            "192.0.2.1".parse().unwrap(),
+            386,
+            &[],
+        );
         assert_eq!(a.status, "not-local");
         // A wildcard listener on [::]:384 serves a local address.
         let mine: IpAddr = "10.1.2.3".parse().unwrap();

@@ -427,9 +427,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if let Ok(n) = s.parse::<u64>() {
         return Ok(Duration::from_secs(n));
     }
-    humantime::parse_duration(s).map_err(|e| {
-        format!("'{s}' is not a duration ({e}); use seconds or a unit: 30s, 10m, 1h")
-    })
+    humantime::parse_duration(s)
+        .map_err(|e| format!("'{s}' is not a duration ({e}); use seconds or a unit: 30s, 10m, 1h"))
 }
 
 /// Parses `--ring N:MB`: N files of MB megabytes (10^6 bytes).

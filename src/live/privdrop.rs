@@ -10,7 +10,9 @@ use nix::unistd::{Gid, Uid, User};
 #[derive(Debug, thiserror::Error)]
 pub enum PrivError {
     /// No such account.
-    #[error("cannot drop privileges: no user '{0}' (pick one with --user, or keep root with --no-drop)")]
+    #[error(
+        "cannot drop privileges: no user '{0}' (pick one with --user, or keep root with --no-drop)"
+    )]
     NoUser(String),
     /// A system call failed.
     #[error("cannot drop privileges to '{user}': {call} failed: {errno}")]
@@ -23,7 +25,9 @@ pub enum PrivError {
         errno: nix::errno::Errno,
     },
     /// The drop did not hold.
-    #[error("privilege drop to '{0}' did not hold (ids unchanged or root regained); refusing to continue")]
+    #[error(
+        "privilege drop to '{0}' did not hold (ids unchanged or root regained); refusing to continue"
+    )]
     NotDropped(String),
 }
 
