@@ -81,6 +81,20 @@ impl<'kb> Analyzer<'kb> {
             }
             flow_cfg.payload_ports = Some(set);
         }
+        if flow_cfg.service_ports.is_none() {
+            let mut set = crate::flow::PortSet::default();
+            for t in [crate::Transport::Tcp, crate::Transport::Udp] {
+                for port in 0..=u16::MAX {
+                    if matches!(
+                        kb.class(port, t),
+                        PortClass::Implemented | PortClass::DeFacto
+                    ) {
+                        set.insert(t, port);
+                    }
+                }
+            }
+            flow_cfg.service_ports = Some(set);
+        }
         Analyzer {
             table: FlowTable::new(flow_cfg),
             classifier: Classifier::new(kb, cfg.classify.clone()),
@@ -238,6 +252,9 @@ pub struct InputResult {
     /// What the reader learned about the input.
     #[serde(flatten)]
     pub summary: InputSummary,
+    /// Why `sha256` is null, when it was not computed on purpose (`--no-hash`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256_skipped: Option<&'static str>,
     /// Fatal error that ended reading this input early (results before it are kept).
     pub error: Option<String>,
 }
@@ -285,6 +302,34 @@ pub fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
+/// How a scan runs (not what it finds): options that change the cost of a
+/// scan but not its findings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ScanOptions {
+    /// Compute the SHA-256 of every input (default true). Costs about 1 s
+    /// of CPU per GiB, on a side thread for regular files. When false, the
+    /// report's `sha256` is null and `sha256_skipped` says why.
+    pub hash: bool,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions { hash: true }
+    }
+}
+
+impl ScanOptions {
+    /// Sets whether inputs are hashed.
+    pub fn hash(mut self, hash: bool) -> Self {
+        self.hash = hash;
+        self
+    }
+}
+
+/// Reason recorded in the report when hashing was turned off.
+pub const SHA256_SKIPPED: &str = "not computed: --no-hash";
+
 /// Scans the inputs as one analysis. Errors on an input end that input (the
 /// error is recorded in its [`InputResult`]); the other inputs still run.
 pub fn scan(
@@ -293,17 +338,31 @@ pub fn scan(
     cfg: &AnalysisConfig,
     progress: &mut dyn Progress,
 ) -> Analysis {
+    scan_with(inputs, kb, cfg, ScanOptions::default(), progress)
+}
+
+/// [`scan`] with [`ScanOptions`].
+pub fn scan_with(
+    inputs: &[Input],
+    kb: &KnowledgeBase,
+    cfg: &AnalysisConfig,
+    opts: ScanOptions,
+    progress: &mut dyn Progress,
+) -> Analysis {
     let started_ns = now_ns();
     let t0 = Instant::now();
     let mut az = Analyzer::new(kb, cfg);
     let mut results = Vec::with_capacity(inputs.len());
     let mut done_bytes = 0u64;
     for input in inputs {
-        let mut source = match capture::open(input, cfg.reader) {
+        let open_opts = capture::OpenOptions::reader(cfg.reader).hash(opts.hash);
+        let skipped_note = (!opts.hash).then_some(SHA256_SKIPPED);
+        let mut source = match capture::open_with(input, open_opts) {
             Ok(s) => s,
             Err(e) => {
                 results.push(InputResult {
                     summary: InputSummary::unreadable(input),
+                    sha256_skipped: None,
                     error: Some(e.to_string()),
                 });
                 continue;
@@ -315,6 +374,7 @@ pub fn scan(
         let summary = source.finish();
         results.push(InputResult {
             summary,
+            sha256_skipped: skipped_note,
             error: error.map(|e| e.to_string()),
         });
     }

@@ -110,6 +110,21 @@ pub struct FlowRecord {
     /// Payload identification (ghost-port flows only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identification: Option<Identification>,
+    /// Community ID v1 (seed 0); filled in by the report.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub community_id: String,
+    /// Capture filters selecting this flow; filled in by the report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<Filters>,
+}
+
+/// A BPF (tcpdump) filter and a Wireshark display filter selecting some traffic.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Filters {
+    /// BPF capture filter (tcpdump, `-f` of dumpcap).
+    pub bpf: String,
+    /// Wireshark/tshark display filter.
+    pub wireshark: String,
 }
 
 impl FlowRecord {
@@ -130,6 +145,8 @@ impl FlowRecord {
             end: f.end,
             vlan: f.vlan,
             identification,
+            community_id: String::new(),
+            filter: None,
         }
     }
 }
@@ -269,8 +286,10 @@ pub struct Finding {
     pub last_ts: i64,
     /// Client addresses (capped, sorted).
     pub clients: Vec<IpAddr>,
-    /// Distinct clients in total.
+    /// Distinct clients seen (exact unless `clients_capped`).
     pub clients_total: u64,
+    /// More than 4096 distinct clients: `clients_total` stopped counting there.
+    pub clients_capped: bool,
     /// Totals.
     pub totals: FlowTotals,
     /// Flow records (capped, in order of first packet).
@@ -283,6 +302,9 @@ pub struct Finding {
     /// Live capture only: the local process behind the endpoint (absent in offline scans).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub local_process: Option<crate::live::attribution::LocalAttribution>,
+    /// Filters selecting the finding's traffic; filled in by the report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<Filters>,
 }
 
 /// A port a sweep touched.
@@ -303,7 +325,7 @@ struct Acc {
     first_ts: i64,
     last_ts: i64,
     clients: BTreeSet<IpAddr>,
-    clients_total_overflow: u64,
+    clients_capped: bool,
     totals: FlowTotals,
     flows: Vec<FlowRecord>,
     flows_omitted: u64,
@@ -323,16 +345,23 @@ impl Acc {
         self.first_ts = self.first_ts.min(f.first_ts);
         self.last_ts = self.last_ts.max(f.last_ts);
         self.totals.add(f);
-        if self.clients.len() < cfg.clients_per_finding.max(1) * 20 {
+        if self.clients.len() < MAX_CLIENTS_COUNTED {
             self.clients.insert(f.client.ip);
         } else if !self.clients.contains(&f.client.ip) {
-            self.clients_total_overflow += 1;
+            self.clients_capped = true;
         }
         self.longest_ns = self.longest_ns.max(f.last_ts - f.first_ts);
         self.max_bytes = self.max_bytes.max(f.c2s.bytes + f.s2c.bytes);
-        let starts = self.starts.entry(f.client.ip).or_default();
-        if starts.len() < 4096 {
-            starts.push(f.first_ts);
+        // Start times only for as many clients as are listed (memory stays
+        // bounded with millions of distinct clients; found by
+        // tests/resource_limits.rs).
+        if self.starts.contains_key(&f.client.ip)
+            || self.starts.len() < cfg.clients_per_finding.max(1) * 20
+        {
+            let starts = self.starts.entry(f.client.ip).or_default();
+            if starts.len() < 4096 {
+                starts.push(f.first_ts);
+            }
         }
         if let Some(id) = &ident
             && id.protocol != identify::Protocol::Empty
@@ -424,6 +453,7 @@ struct SourceAcc {
 }
 
 const MAX_SWEEP_SOURCES: usize = 10_000;
+const MAX_CLIENTS_COUNTED: usize = 4096;
 const MAX_TARGETS_PER_SOURCE: usize = 4096;
 
 impl<'kb> Classifier<'kb> {
@@ -557,17 +587,24 @@ impl<'kb> Classifier<'kb> {
                 findings.push(self.sweep_finding(*src, s));
             }
         }
+        // One verdict per (port, transport): building one walks the registry,
+        // and many endpoints share a port.
+        let mut verdicts: BTreeMap<(u16, Transport), crate::knowledge::Verdict> = BTreeMap::new();
         for (key, acc) in std::mem::take(&mut self.accs) {
             // A per-endpoint finding made only of a sweeper's unanswered probes
             // is folded into the sweep finding.
             if key.kind == FindingKind::GhostPort
                 && acc.totals.answered == 0
                 && acc.clients.iter().all(|c| sweepers.contains(c))
-                && acc.clients_total_overflow == 0
+                && !acc.clients_capped
             {
                 continue;
             }
-            findings.push(self.endpoint_finding(key, acc));
+            let verdict = verdicts
+                .entry((key.port, key.transport))
+                .or_insert_with(|| self.kb.verdict(key.port, key.transport))
+                .clone();
+            findings.push(self.endpoint_finding(key, acc, verdict));
         }
         findings.sort_by(|a, b| {
             b.severity
@@ -622,7 +659,7 @@ impl<'kb> Classifier<'kb> {
             serde_json::json!(round2((s.last_ts - s.first_ts) as f64 / 1e9)),
         );
         let detail = format!(
-            "{} touched {} ghost ports on {} hosts in {} ({} answered)",
+            "{} touched {} ghost port(s) on {} host(s) in {} ({} answered)",
             src,
             s.ports.len(),
             s.hosts.len(),
@@ -684,16 +721,22 @@ impl<'kb> Classifier<'kb> {
             last_ts,
             clients: vec![src],
             clients_total,
+            clients_capped: false,
             totals,
             flows: Vec::new(),
             flows_omitted: totals.flows,
             targets,
             local_process: None,
+            filter: None,
         }
     }
 
-    fn endpoint_finding(&self, key: EndpointKey, acc: Acc) -> Finding {
-        let verdict = self.kb.verdict(key.port, key.transport);
+    fn endpoint_finding(
+        &self,
+        key: EndpointKey,
+        acc: Acc,
+        verdict: crate::knowledge::Verdict,
+    ) -> Finding {
         let mut behaviours = Vec::new();
         let t = &acc.totals;
         if key.kind == FindingKind::GhostSourcePort {
@@ -735,15 +778,15 @@ impl<'kb> Classifier<'kb> {
             ev.insert("flows", serde_json::json!(t.flows));
             ev.insert("rejected_rst", serde_json::json!(t.rejected));
             ev.insert("icmp_errors", serde_json::json!(t.icmp_errors));
-            let how = if t.rejected > 0 {
-                "refused with RST"
+            let (kind, how) = if t.rejected > 0 {
+                ("blocked", "refused with RST")
             } else if t.icmp_errors > 0 {
-                "ICMP unreachable"
+                ("blocked", "ICMP unreachable")
             } else {
-                "no answer seen"
+                ("unanswered", "no answer seen")
             };
             behaviours.push(Behaviour {
-                kind: "blocked",
+                kind,
                 detail: format!("{} attempt(s), {how}", t.flows),
                 evidence: ev,
             });
@@ -786,7 +829,7 @@ impl<'kb> Classifier<'kb> {
         attack.sort();
         attack.dedup_by(|a, b| a.id == b.id);
         let title = finding_title(key, &verdict, t, &acc.protocols);
-        let clients_total = acc.clients.len() as u64 + acc.clients_total_overflow;
+        let clients_total = acc.clients.len() as u64;
         Finding {
             id: String::new(),
             kind: key.kind,
@@ -810,11 +853,13 @@ impl<'kb> Classifier<'kb> {
                 .copied()
                 .collect(),
             clients_total,
+            clients_capped: acc.clients_capped,
             totals: acc.totals,
             flows: acc.flows,
             flows_omitted: acc.flows_omitted,
             targets: Vec::new(),
             local_process: None,
+            filter: None,
         }
     }
 }
@@ -901,4 +946,45 @@ fn beacon(acc: &Acc, cfg: &ClassifyConfig) -> Option<Behaviour> {
         ),
         evidence: ev,
     })
+}
+
+#[cfg(test)]
+mod memory_tests {
+    use super::*;
+    use crate::decode::{Packet, PacketKind};
+    use crate::flow::{FlowConfig, FlowTable};
+
+    #[test]
+    fn beacon_start_times_are_kept_for_a_bounded_number_of_clients() {
+        let kb = KnowledgeBase::builtin();
+        let cfg = ClassifyConfig::default();
+        let cap = cfg.clients_per_finding * 20;
+        let mut c = Classifier::new(kb, cfg);
+        let mut t = FlowTable::new(FlowConfig::default());
+        for i in 0..(cap as u32 * 3) {
+            let p = Packet {
+                src: IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 | i)),
+                dst: "203.0.113.84".parse().unwrap(),
+                transport: Transport::Udp,
+                src_port: 40000,
+                dst_port: 384,
+                tcp_flags: 0,
+                seq: 0,
+                payload: b"x",
+                payload_len: 1,
+                vlan: None,
+                first_fragment: false,
+                kind: PacketKind::Normal,
+            };
+            t.update(&p, i64::from(i), 60);
+        }
+        t.finish_all();
+        for f in t.drain_finished() {
+            c.add(&f);
+        }
+        assert_eq!(c.accs.len(), 1);
+        let acc = c.accs.values().next().unwrap();
+        assert_eq!(acc.totals.flows, cap as u64 * 3);
+        assert_eq!(acc.starts.len(), cap);
+    }
 }

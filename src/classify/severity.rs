@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use super::{Behaviour, FindingKind, FlowTotals, SeenProtocol};
+use crate::identify::Protocol;
 use crate::knowledge::Verdict;
 
 /// Severity level.
@@ -121,9 +122,15 @@ pub(super) fn endpoint(
     } else {
         b.add(BASE_UNANSWERED, "attempts to a ghost port, no answer seen");
     }
+    let p2p = |p: &&SeenProtocol| {
+        matches!(
+            p.identification.protocol,
+            Protocol::Bittorrent | Protocol::Gnutella
+        )
+    };
     if let Some(p) = protos
         .iter()
-        .find(|p| p.identification.protocol.is_well_known_application())
+        .find(|p| p.identification.protocol.is_well_known_application() && !p2p(p))
     {
         b.add(
             20,
@@ -132,9 +139,17 @@ pub(super) fn endpoint(
                 p.identification.protocol.as_str().to_uppercase()
             ),
         );
+    } else if let Some(p) = protos.iter().find(p2p) {
+        b.add(
+            5,
+            format!(
+                "the payload is {}, a peer-to-peer protocol that picks random ports: likely a P2P client, not a tunnel",
+                p.identification.protocol.as_str()
+            ),
+        );
     } else if protos
         .iter()
-        .any(|p| p.identification.protocol == crate::identify::Protocol::Encrypted)
+        .any(|p| p.identification.protocol == Protocol::Encrypted)
     {
         b.add(
             5,

@@ -52,6 +52,7 @@ pub fn live(a: LiveArgs) -> Result<u8> {
             udp_timeout_ns: i64::from(a.udp_timeout) * 1_000_000_000,
             payload_cap: a.payload_cap,
             payload_ports: None,
+            service_ports: None,
         },
         classify: ClassifyConfig {
             policy: policy(&a)?,

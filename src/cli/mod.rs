@@ -25,7 +25,7 @@ pub const EXIT_ERROR: u8 = 2;
 /// Runs the command line; returns the process exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let json_errors = matches!(&cli.command, Command::Scan(s) if s.format == Format::Json)
+    let json_errors = matches!(&cli.command, Command::Scan(s) if s.format == Some(Format::Json))
         || live::json_errors(&cli.command);
     match run(cli) {
         Ok(code) => ExitCode::from(code),
@@ -87,12 +87,16 @@ fn policy(a: &ScanArgs) -> Result<Policy> {
     Ok(p)
 }
 
-struct Bar(indicatif::ProgressBar);
+struct Bar(indicatif::ProgressBar, std::time::Instant);
 
 impl analysis::Progress for Bar {
     fn update(&mut self, bytes: u64, frames: u64) {
         self.0.set_position(bytes);
-        self.0.set_message(format!("{frames} packets"));
+        let secs = self.1.elapsed().as_secs_f64().max(1e-3);
+        self.0.set_message(format!(
+            "{frames} packets, {:.0} packets/s",
+            frames as f64 / secs
+        ));
     }
 }
 
@@ -106,7 +110,62 @@ pub(crate) fn use_color(choice: ColorChoice, to_terminal: bool) -> bool {
     }
 }
 
+/// Parses `--report FORMAT:FILE`.
+fn parse_report_spec(spec: &str) -> Result<(Format, std::path::PathBuf)> {
+    use clap::ValueEnum;
+    let Some((f, path)) = spec.split_once(':').filter(|(_, p)| !p.is_empty()) else {
+        anyhow::bail!(
+            "--report {spec:?}: expected FORMAT:FILE, e.g. html:report.html (formats: text, json, html, csv, jsonl)"
+        );
+    };
+    let format = Format::from_str(f, true).map_err(|_| {
+        anyhow::anyhow!(
+            "--report {spec:?}: unknown format {f:?}; use one of text, json, html, csv, jsonl"
+        )
+    })?;
+    Ok((format, path.into()))
+}
+
+/// Renders the report in one format.
+fn render(rep: &Report, format: Format, w: &mut dyn Write, style: Style) -> std::io::Result<()> {
+    match format {
+        Format::Text => report::text::write(rep, w, style),
+        Format::Json => report::json::write(rep, w),
+        Format::Html => report::html::write(rep, w),
+        Format::Csv => report::csv::write(rep, w),
+        Format::Jsonl => report::jsonl::write(rep, w),
+    }
+}
+
 fn scan(a: ScanArgs) -> Result<u8> {
+    let mut outputs: Vec<(Format, std::path::PathBuf)> = a
+        .report
+        .iter()
+        .map(|s| parse_report_spec(s))
+        .collect::<Result<_>>()?;
+    if a.output.is_some() || a.format.is_some() || outputs.is_empty() {
+        outputs.insert(
+            0,
+            (
+                a.format.unwrap_or(Format::Text),
+                a.output.clone().unwrap_or_else(|| "-".into()),
+            ),
+        );
+    }
+    for (i, (_, p)) in outputs.iter().enumerate() {
+        if outputs[..i].iter().any(|(_, q)| q == p) {
+            anyhow::bail!(
+                "{} is named by two outputs; give each --report/-o its own file",
+                p.display()
+            );
+        }
+        if p.as_os_str() != "-"
+            && !a.force
+            && std::fs::metadata(p).is_ok_and(|m| m.is_file() || m.is_dir())
+        {
+            anyhow::bail!("{}: file exists (use --force to overwrite)", p.display());
+        }
+    }
     let kb = kb::active()?;
     let cfg = AnalysisConfig {
         flow: FlowConfig {
@@ -115,6 +174,7 @@ fn scan(a: ScanArgs) -> Result<u8> {
             udp_timeout_ns: i64::from(a.udp_timeout) * 1_000_000_000,
             payload_cap: a.payload_cap,
             payload_ports: None,
+            service_ports: None,
         },
         classify: ClassifyConfig {
             policy: policy(&a)?,
@@ -130,6 +190,7 @@ fn scan(a: ScanArgs) -> Result<u8> {
     if inputs.is_empty() {
         anyhow::bail!("no capture files found in {}", a.inputs.join(", "));
     }
+    let scan_opts = analysis::ScanOptions::default().hash(!a.no_hash);
     let total: u64 = inputs.iter().filter_map(|i| i.size()).sum();
     let show_bar = !a.quiet && std::io::stderr().is_terminal();
     let analysis = if show_bar {
@@ -140,27 +201,34 @@ fn scan(a: ScanArgs) -> Result<u8> {
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
-        let mut p = Bar(bar);
-        let an = analysis::scan(&inputs, kb, &cfg, &mut p);
+        let mut p = Bar(bar, std::time::Instant::now());
+        let an = analysis::scan_with(&inputs, kb, &cfg, scan_opts, &mut p);
         p.0.finish_and_clear();
         an
     } else {
-        analysis::scan(&inputs, kb, &cfg, &mut ())
+        analysis::scan_with(&inputs, kb, &cfg, scan_opts, &mut ())
     };
     let command_line: Vec<String> = std::env::args().collect();
-    let rep = Report::new(analysis, kb, command_line, &cfg, a.all_flows);
+    let mut rep = Report::new(analysis, kb, command_line, &cfg, a.all_flows);
     for e in rep.inputs.iter().filter_map(|i| i.error.as_ref()) {
         eprintln!("ghostport: error: {e}");
     }
-    let out = a.output.clone().unwrap_or_else(|| "-".into());
-    let to_terminal = a.output.is_none() && std::io::stdout().is_terminal();
-    let style = Style {
-        color: use_color(a.color, to_terminal),
-    };
-    report::write::write_file(&out, a.force, &mut |w: &mut dyn Write| match a.format {
-        Format::Text => report::text::write(&rep, w, style),
-        Format::Json => report::json::write(&rep, w),
-    })?;
+    if let Some(dir) = &a.evidence {
+        let index = report::evidence::write(&rep, &inputs, cfg.reader, dir, a.force)?;
+        for e in &index.errors {
+            eprintln!("ghostport: evidence: {e}");
+        }
+        rep.evidence = Some(index);
+    }
+    for (format, out) in &outputs {
+        let to_terminal = out.as_os_str() == "-" && std::io::stdout().is_terminal();
+        let style = Style {
+            color: use_color(a.color, to_terminal),
+        };
+        report::write::write_file(out, a.force, &mut |w: &mut dyn Write| {
+            render(&rep, *format, w, style)
+        })?;
+    }
     if !rep.meta.complete {
         eprintln!("ghostport: the report is incomplete (see the errors above); exit status 2");
     }

@@ -11,6 +11,59 @@ const BT_MAGIC: &[u8] = b"\x13BitTorrent protocol";
 /// 19 and the exact protocol string). The 8 reserved bytes, the 20-byte
 /// info hash and the 20-byte peer id follow and are reported when complete.
 /// High confidence.
+/// Gnutella 0.6 handshake: the client's `GNUTELLA CONNECT/<d>.<d>` request
+/// line or the servent's `GNUTELLA/<d>.<d> <3 digits>` response line. The
+/// version must be digits and the line must end (CR/LF) or the buffer must
+/// end right after it, so text that merely starts with "GNUTELLA" is not it.
+pub fn gnutella(dir: Direction, data: &[u8]) -> Option<Identification> {
+    let (rest, what) = if let Some(r) = data.strip_prefix(b"GNUTELLA CONNECT/") {
+        (r, "request")
+    } else if let Some(r) = data.strip_prefix(b"GNUTELLA/") {
+        (r, "response")
+    } else {
+        return None;
+    };
+    // "<digit>+.<digit>+"
+    let digits = |b: &[u8]| b.iter().take_while(|c| c.is_ascii_digit()).count();
+    let major = digits(rest);
+    if major == 0 || rest.get(major) != Some(&b'.') {
+        return None;
+    }
+    let minor = digits(rest.get(major + 1..)?);
+    if minor == 0 {
+        return None;
+    }
+    let mut end = major + 1 + minor;
+    let version = sanitize(rest.get(..end)?, 16);
+    if what == "response" {
+        // " NNN"
+        let code = rest.get(end..end + 4)?;
+        if code.first() != Some(&b' ') || !code.iter().skip(1).all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        end += 4;
+    }
+    match rest.get(end) {
+        None | Some(b'\r') | Some(b'\n') | Some(b' ') => {}
+        Some(_) => return None,
+    }
+    let prefix = data.len() - rest.len();
+    let mut id = Identification::new(
+        Protocol::Gnutella,
+        Confidence::High,
+        &format!("Gnutella {what} {version}"),
+        Evidence::new(
+            dir,
+            data,
+            0,
+            prefix + end,
+            "gnutella handshake line 'GNUTELLA' at offset 0",
+        ),
+    );
+    id.push("gnutella.version", &version);
+    Some(id)
+}
+
 pub fn bittorrent(dir: Direction, data: &[u8]) -> Option<Identification> {
     let mut r = Reader::new(data);
     if r.take(BT_MAGIC.len())? != BT_MAGIC {
@@ -197,6 +250,26 @@ mod tests {
             b"\xff\xff\xff\xff\xff\xff",
         ] {
             assert!(telnet(Direction::Client, s).is_none(), "{s:?}");
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
+mod gnutella_tests {
+    use super::*;
+
+    #[test]
+    fn gnutella_request_and_response() {
+        let c = gnutella(Direction::Client, b"GNUTELLA CONNECT/0.6\r\n").unwrap();
+        assert_eq!(c.summary, "Gnutella request 0.6");
+        assert!(gnutella(Direction::Server, b"GNUTELLA/0.6 200 OK\r\n").is_some());
+        assert!(gnutella(Direction::Client, b"GNUTELLA CONNECT/x.6\r\n").is_none());
+        assert!(gnutella(Direction::Client, b"GNUTELLA CONNECT/0.6abc").is_none());
+        assert!(gnutella(Direction::Server, b"GNUTELLA/0.6 2x0").is_none());
+        let full = b"GNUTELLA CONNECT/0.6\r\n";
+        for n in 0..full.len() {
+            let _ = gnutella(Direction::Client, &full[..n]);
         }
     }
 }

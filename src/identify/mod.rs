@@ -130,6 +130,9 @@
 //!   server), SCID ≤ 20, a token length ≤ 1024 (0 from a server) and a
 //!   payload length 18..=16383, both valid variable-length integers. The
 //!   encrypted ClientHello inside is not decrypted (no QUIC SNI/JA4).
+//! * **Gnutella** ([`misc::gnutella`]): a `GNUTELLA CONNECT/x.y` request line
+//!   or a `GNUTELLA/x.y NNN` response line (digits required, line ending
+//!   or end of buffer after it).
 //! * **BitTorrent** ([`misc::bittorrent`]): the 20-byte `\x13BitTorrent
 //!   protocol`; info hash and peer id when present.
 //! * **Telnet** ([`misc::telnet`]): at least two IAC negotiations in a row
@@ -207,6 +210,8 @@ pub enum Protocol {
     Smb,
     Quic,
     Bittorrent,
+    /// Gnutella 0.6 handshake (P2P file sharing).
+    Gnutella,
     Telnet,
     /// Mostly printable text, no known protocol.
     Text,
@@ -237,6 +242,7 @@ impl Protocol {
             Protocol::Smb => "smb",
             Protocol::Quic => "quic",
             Protocol::Bittorrent => "bittorrent",
+            Protocol::Gnutella => "gnutella",
             Protocol::Telnet => "telnet",
             Protocol::Text => "text",
             Protocol::Binary => "binary",
@@ -273,6 +279,7 @@ impl Protocol {
             Protocol::Rdp => Some(("T1021.001", "Remote Services: Remote Desktop Protocol")),
             Protocol::Smb => Some(("T1021.002", "Remote Services: SMB/Windows Admin Shares")),
             Protocol::Bittorrent
+            | Protocol::Gnutella
             | Protocol::Telnet
             | Protocol::Text
             | Protocol::Binary
@@ -456,6 +463,9 @@ pub fn identify(transport: Transport, client: &[u8], server: &[u8]) -> Identific
         if let Some(id) = misc::bittorrent(c, client) {
             return id;
         }
+        if let Some(id) = misc::gnutella(c, client) {
+            return id;
+        }
     } else {
         if let Some(id) = quic::initial(c, client) {
             return id;
@@ -499,6 +509,9 @@ pub fn identify(transport: Transport, client: &[u8], server: &[u8]) -> Identific
             return id;
         }
         if let Some(id) = misc::bittorrent(s, server) {
+            return id;
+        }
+        if let Some(id) = misc::gnutella(s, server) {
             return id;
         }
         if let Some(id) = misc::telnet(s, server) {

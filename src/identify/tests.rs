@@ -8,7 +8,7 @@ use super::testutil::{
 use super::*;
 use crate::Transport::{Tcp, Udp};
 
-const ALL: [Protocol; 20] = [
+const ALL: [Protocol; 21] = [
     Protocol::Http,
     Protocol::Tls,
     Protocol::Ssh,
@@ -24,6 +24,7 @@ const ALL: [Protocol; 20] = [
     Protocol::Smb,
     Protocol::Quic,
     Protocol::Bittorrent,
+    Protocol::Gnutella,
     Protocol::Telnet,
     Protocol::Text,
     Protocol::Binary,
@@ -142,6 +143,12 @@ fn samples() -> Vec<(Transport, Vec<u8>, Vec<u8>, Protocol)> {
             vec![],
             b"\xff\xfd\x18\xff\xfd\x20\xff\xfd\x23".to_vec(),
             Protocol::Telnet,
+        ),
+        (
+            Tcp,
+            b"GNUTELLA CONNECT/0.6\r\nUser-Agent: LimeWire\r\n".to_vec(),
+            vec![],
+            Protocol::Gnutella,
         ),
         (Tcp, b"hello world\r\n".to_vec(), vec![], Protocol::Text),
         (Tcp, vec![0, 1, 2, 3, 0, 1, 2, 3], vec![], Protocol::Binary),

@@ -289,6 +289,7 @@ pub fn run(
         inputs: vec![InputResult {
             summary,
             error: capture_error,
+            sha256_skipped: None,
         }],
         packets,
         flow_table,

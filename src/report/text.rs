@@ -295,7 +295,11 @@ fn finding(f: &Finding, out: &mut dyn Write, style: Style) -> io::Result<()> {
         rfc3339_micros(f.last_ts),
         human_duration(f.last_ts - f.first_ts),
         f.totals.flows,
-        f.clients_total,
+        if f.clients_capped {
+            format!("{}+", f.clients_total)
+        } else {
+            f.clients_total.to_string()
+        },
         clients.join(", "),
         if more > 0 {
             format!(" and {more} more")

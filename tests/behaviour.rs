@@ -1,0 +1,171 @@
+//! Payload identification and behaviour detectors on labelled captures
+//! (fixtures/README.md), including look-alikes that must not trigger.
+
+mod common;
+use common::*;
+
+fn findings(name: &str) -> Vec<serde_json::Value> {
+    let (_, r) = scan_json(&[fixture(name)], &[]);
+    r["findings"].as_array().unwrap().clone()
+}
+
+fn behaviour_kinds(f: &serde_json::Value) -> Vec<String> {
+    f["behaviours"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn attack_ids(f: &serde_json::Value) -> Vec<String> {
+    f["attack"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn ssh_on_386_is_named() {
+    let f = findings("ssh-on-386.pcap");
+    assert_eq!(f.len(), 1);
+    let p = &f[0]["protocols"][0];
+    assert_eq!(p["protocol"], "ssh");
+    assert!(
+        p["summary"]
+            .as_str()
+            .unwrap()
+            .contains("SSH-2.0-OpenSSH_9.6")
+    );
+    assert!(
+        f[0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("SSH-2.0-OpenSSH_9.6")
+    );
+    assert!(attack_ids(&f[0]).contains(&"T1573".to_string()));
+    assert!(
+        f[0]["severity"]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.as_str().unwrap().contains("SSH"))
+    );
+}
+
+#[test]
+fn tls_on_384_names_the_sni() {
+    let f = findings("tls-on-384.pcap");
+    assert_eq!(f.len(), 1);
+    let p = &f[0]["protocols"][0];
+    assert_eq!(p["protocol"], "tls");
+    let fields = p["fields"].as_array().unwrap();
+    assert!(
+        fields
+            .iter()
+            .any(|kv| kv[0] == "tls.sni" && kv[1] == "c2.evil.example"),
+        "{fields:?}"
+    );
+    assert!(fields.iter().any(|kv| kv[0] == "tls.ja4"));
+    assert!(f[0]["server"]["port"] == 384);
+}
+
+#[test]
+fn sweep_of_50_ghost_ports() {
+    let f = findings("sweep.pcap");
+    let sweep: Vec<_> = f.iter().filter(|f| f["kind"] == "sweep").collect();
+    assert_eq!(sweep.len(), 1);
+    let ev = &sweep[0]["behaviours"][0]["evidence"];
+    assert_eq!(ev["distinct_ports"], 50);
+    assert_eq!(ev["answered_targets"], 3);
+    assert!(attack_ids(sweep[0]).contains(&"T1046".to_string()));
+    // The 47 unanswered probes are folded into the sweep; the 3 ports that
+    // answered stay separate findings (a server is present there).
+    let answered: Vec<_> = f.iter().filter(|f| f["kind"] == "ghost-port").collect();
+    assert_eq!(answered.len(), 3);
+    assert!(
+        answered
+            .iter()
+            .all(|f| behaviour_kinds(f).contains(&"server-present".to_string()))
+    );
+}
+
+#[test]
+fn beacon_every_60_seconds() {
+    let f = findings("beacon.pcap");
+    assert_eq!(f.len(), 1);
+    let b = f[0]["behaviours"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["kind"] == "beacon")
+        .expect("beacon");
+    let iv = b["evidence"]["interval_s"].as_f64().unwrap();
+    assert!((59.0..=61.5).contains(&iv), "interval {iv}");
+    assert_eq!(b["evidence"]["connections"], 12);
+    assert!(
+        f[0]["severity"]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.as_str().unwrap().contains("beaconing"))
+    );
+}
+
+#[test]
+fn lookalikes_claim_nothing() {
+    let f = findings("lookalikes.pcap");
+    for x in &f {
+        let kinds = behaviour_kinds(x);
+        assert!(!kinds.contains(&"beacon".to_string()), "{x:#}");
+        assert!(x["kind"] != "sweep", "{x:#}");
+        for p in x["protocols"].as_array().unwrap() {
+            assert_ne!(
+                p["protocol"], "ssh",
+                "random bytes starting with SSH are not SSH"
+            );
+        }
+        assert_ne!(x["server"]["port"], 443, "ordinary HTTPS is not a finding");
+    }
+}
+
+#[test]
+fn ghost_source_port_towards_http() {
+    let f = findings("evasion-srcport.pcap");
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0]["kind"], "ghost-source-port");
+    assert_eq!(f[0]["server"]["port"], 386);
+}
+
+#[test]
+fn icmp_unreachable_is_attributed_and_low() {
+    let (_, r) = scan_json(&[fixture("icmp-unreachable.pcap")], &[]);
+    assert_eq!(r["summary"]["packets"]["icmp_errors"], 2);
+    for f in r["findings"].as_array().unwrap() {
+        assert_eq!(f["totals"]["icmp_errors"], 1, "{f:#}");
+        assert!(behaviour_kinds(f).contains(&"blocked".to_string()));
+        assert!(f["severity"]["score"].as_u64().unwrap() < 20);
+    }
+}
+
+#[test]
+fn fragments_take_ports_from_the_first() {
+    let (_, r) = scan_json(&[fixture("fragments.pcap")], &[]);
+    assert_eq!(
+        finding_ports(&r),
+        vec![(384, "udp".into()), (386, "udp".into())]
+    );
+    assert_eq!(r["summary"]["packets"]["skipped"]["fragment_not_first"], 4);
+}
+
+#[test]
+fn truncated_packets_keep_their_headers() {
+    let (_, r) = scan_json(&[fixture("truncated.pcap")], &[]);
+    let p = &r["summary"]["packets"];
+    assert_eq!(p["skipped"]["truncated_ip_header"], 1);
+    assert_eq!(p["skipped"]["truncated_transport_header"], 1);
+    assert!(p["truncated_frames"].as_u64().unwrap() >= 3);
+    assert_eq!(r["findings"].as_array().unwrap().len(), 2);
+}

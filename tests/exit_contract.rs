@@ -1,0 +1,180 @@
+//! The exit-status and error contract (README "Exit status",
+//! docs/robustness.md): 0 no findings, 1 findings, 2 error; messages on
+//! stderr; with `-F json` a fatal error is a `{"error": {...}}` object on
+//! stdout; a failed write leaves no file behind.
+
+mod common;
+use common::*;
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("gp-exit-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn leftovers(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("ghostport-tmp"))
+        .collect()
+}
+
+#[test]
+fn zero_without_findings_one_with_findings() {
+    let r = run(&["scan", "-q", fixture("normal.pcap").to_str().unwrap()]);
+    assert_eq!(r.code, 0);
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+    let r = run(&["scan", "-q", fixture("demo.pcapng").to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
+}
+
+/// A JSON-mode fatal error: exit 2, message on stderr, one JSON error
+/// object (and nothing else) on stdout.
+fn json_error(args: &[&str], needle: &str) -> serde_json::Value {
+    let r = run(args);
+    assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+    assert!(r.stderr.starts_with("ghostport: error:"), "{}", r.stderr);
+    assert!(r.stderr.contains(needle), "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["error"]["exit_code"], 2);
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains(needle), "{msg}");
+    assert_eq!(v.as_object().unwrap().len(), 1);
+    v
+}
+
+#[test]
+fn missing_input_is_exit_2_with_json_error() {
+    json_error(
+        &["scan", "-q", "-F", "json", "/nonexistent/x.pcap"],
+        "/nonexistent/x.pcap",
+    );
+    // Text mode: message on stderr, nothing on stdout.
+    let r = run(&["scan", "-q", "/nonexistent/x.pcap"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert!(r.stderr.contains("/nonexistent/x.pcap"), "{}", r.stderr);
+}
+
+#[test]
+fn bad_allow_rule_is_exit_2_with_json_error() {
+    let demo = fixture("demo.pcapng");
+    json_error(
+        &[
+            "scan",
+            "-q",
+            "-F",
+            "json",
+            "--allow",
+            "99999/tcp",
+            demo.to_str().unwrap(),
+        ],
+        "99999",
+    );
+}
+
+#[test]
+fn bad_policy_file_is_exit_2_with_json_error() {
+    let d = tmp("policy");
+    let p = d.join("policy.toml");
+    std::fs::write(&p, "[[allow]]\nport = \"not a port\"\n").unwrap();
+    let demo = fixture("demo.pcapng");
+    json_error(
+        &[
+            "scan",
+            "-q",
+            "-F",
+            "json",
+            "--config",
+            p.to_str().unwrap(),
+            demo.to_str().unwrap(),
+        ],
+        "policy.toml",
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn input_error_still_writes_the_partial_report() {
+    let d = tmp("partial");
+    let out = d.join("r.json");
+    let f = fixture("corrupt/truncated-mid-record.pcap");
+    let r = run(&[
+        "scan",
+        "-q",
+        "-F",
+        "json",
+        "-o",
+        out.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("truncated record"), "{}", r.stderr);
+    assert!(r.stderr.contains("incomplete"), "{}", r.stderr);
+    let rep: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(rep["meta"]["complete"], false);
+    assert_eq!(rep["summary"]["packets"]["frames"], 2);
+    assert!(
+        rep["meta"]["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("truncated record")
+    );
+    assert!(leftovers(&d).is_empty());
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn failed_write_leaves_no_file_behind() {
+    let d = tmp("write");
+    // The target is a directory: the temporary file is written, the rename
+    // fails, and the temporary file must be gone.
+    let target = d.join("report.json");
+    std::fs::create_dir(&target).unwrap();
+    let demo = fixture("demo.pcapng");
+    let v = json_error(
+        &[
+            "scan",
+            "-q",
+            "-F",
+            "json",
+            "--force",
+            "-o",
+            target.to_str().unwrap(),
+            demo.to_str().unwrap(),
+        ],
+        "report.json",
+    );
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot write")
+    );
+    assert!(leftovers(&d).is_empty(), "{:?}", leftovers(&d));
+    assert!(target.is_dir());
+    // A missing directory: clear error naming the path, nothing created.
+    let missing = d.join("no/such/dir/r.json");
+    let r = run(&[
+        "scan",
+        "-q",
+        "-o",
+        missing.to_str().unwrap(),
+        demo.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no/such/dir"), "{}", r.stderr);
+    assert!(!d.join("no").exists());
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn usage_errors_are_exit_2() {
+    let r = run(&["scan", "--no-such-flag", "x.pcap"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stdout.is_empty());
+    assert!(r.stderr.contains("--no-such-flag"), "{}", r.stderr);
+}
