@@ -108,9 +108,10 @@ pub struct LiveArgs {
     /// Do not put the interface in promiscuous mode.
     #[arg(long)]
     pub no_promisc: bool,
-    /// Kernel capture buffer, KiB (as tcpdump -B; default: libpcap's).
-    #[arg(long, value_name = "KIB")]
-    pub buffer_size: Option<u32>,
+    /// Kernel capture buffer, KiB (as tcpdump -B). libpcap's own default
+    /// (2 MiB) holds only a few dozen packets at a large snaplen.
+    #[arg(long, value_name = "KIB", default_value_t = 32_768)]
+    pub buffer_size: u32,
     /// Let the kernel batch packets (default: immediate mode, lowest latency).
     #[arg(long)]
     pub no_immediate: bool,
