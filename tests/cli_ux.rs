@@ -150,6 +150,23 @@ fn man_page_has_every_scan_option() {
 }
 
 #[test]
+fn closed_pipe_is_not_a_panic() {
+    for args in [["completions", "bash"], ["man", "scan"]] {
+        let mut child = gp()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(child.stdout.take()); // the reader goes away, like `| grep -q`
+        let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn man_out_dir_writes_one_page_per_command() {
     let dir = tmpdir("man");
     let (code, _, err) = run(gp().args(["man", "--out-dir"]).arg(&dir));

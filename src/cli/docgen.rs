@@ -12,7 +12,11 @@ use super::args::{Cli, ManArgs};
 /// `ghostport completions SHELL`.
 pub fn completions(shell: clap_complete::Shell, w: &mut dyn Write) -> Result<u8> {
     let mut cmd = Cli::command();
-    clap_complete::generate(shell, &mut cmd, "ghostport", w);
+    // clap_complete panics on a write error: generate into memory, then write
+    // (a closed pipe, e.g. `| grep -q`, then ends quietly like any other output)
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "ghostport", &mut buf);
+    w.write_all(&buf)?;
     w.flush()?;
     Ok(0)
 }
