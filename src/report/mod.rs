@@ -33,7 +33,7 @@ pub struct DataVersions {
     pub registry: String,
 }
 
-/// Report metadata. `analysis_start`, `analysis_end` and `elapsed_s` are the
+/// Report metadata. `analysis_start`, `analysis_end`, `elapsed_s` and `peak_rss_bytes` are the
 /// only fields that change between two runs on the same input and flags.
 #[derive(Clone, Debug, Serialize)]
 pub struct Meta {
