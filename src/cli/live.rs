@@ -11,7 +11,7 @@ use crate::analysis::AnalysisConfig;
 use crate::capture::live::{self, LiveOptions};
 use crate::classify::ClassifyConfig;
 use crate::flow::FlowConfig;
-use crate::knowledge::{self, policy::Policy};
+use crate::knowledge::policy::Policy;
 use crate::report::text::clean;
 
 /// Errors go to stdout as JSON too (as `scan -F json`).
@@ -20,27 +20,7 @@ pub fn json_errors(c: &Command) -> bool {
 }
 
 fn policy(a: &LiveArgs) -> Result<Policy> {
-    let mut p = match &a.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read policy file {}", path.display()))?;
-            Policy::from_toml(&text, &path.display().to_string())?
-        }
-        None => Policy::default(),
-    };
-    for s in &a.allow {
-        p.push(knowledge::policy::Rule::parse_cli(
-            s,
-            knowledge::policy::Action::Allow,
-        )?);
-    }
-    for s in &a.deny {
-        p.push(knowledge::policy::Rule::parse_cli(
-            s,
-            knowledge::policy::Action::Deny,
-        )?);
-    }
-    Ok(p)
+    super::build_policy(a.config.as_deref(), &a.allow, &a.deny)
 }
 
 pub fn live(a: LiveArgs) -> Result<u8> {

@@ -171,9 +171,14 @@ fn config_show(a: &args::ConfigShowArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// Builds the site policy from `--allow`, `--deny` and `--config`.
-fn policy(a: &ScanArgs) -> Result<Policy> {
-    let mut p = match &a.config {
+/// Builds the site policy from `--allow`, `--deny` and `--config` (shared by
+/// `scan`, `live` and `config show`).
+pub(crate) fn build_policy(
+    config: Option<&std::path::Path>,
+    allow: &[String],
+    deny: &[String],
+) -> Result<Policy> {
+    let mut p = match config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read policy file {}", path.display()))?;
@@ -181,19 +186,23 @@ fn policy(a: &ScanArgs) -> Result<Policy> {
         }
         None => Policy::default(),
     };
-    for s in &a.allow {
+    for s in allow {
         p.push(knowledge::policy::Rule::parse_cli(
             s,
             knowledge::policy::Action::Allow,
         )?);
     }
-    for s in &a.deny {
+    for s in deny {
         p.push(knowledge::policy::Rule::parse_cli(
             s,
             knowledge::policy::Action::Deny,
         )?);
     }
     Ok(p)
+}
+
+fn policy(a: &ScanArgs) -> Result<Policy> {
+    build_policy(a.config.as_deref(), &a.allow, &a.deny)
 }
 
 struct Bar(indicatif::ProgressBar, std::time::Instant);
