@@ -57,6 +57,10 @@ pub struct Analyzer<'kb> {
     skipped: [u64; Skip::COUNT],
     stats: PacketStats,
     last_linktype: Option<(u32, Option<LinkType>)>,
+    /// Live capture: the ports whose flows [`Analyzer::peek`] looks at.
+    watch: Option<crate::flow::PortSet>,
+    watch_news: u64,
+    watch_packets: u64,
 }
 
 impl<'kb> Analyzer<'kb> {
@@ -97,7 +101,58 @@ impl<'kb> Analyzer<'kb> {
             skipped: [0; Skip::COUNT],
             stats: PacketStats::default(),
             last_linktype: None,
+            watch: None,
+            watch_news: 0,
+            watch_packets: 0,
         }
+    }
+
+    /// Live capture: starts watching flows on ghost ports (and ports a site
+    /// rule names) so [`Analyzer::take_news`] and [`Analyzer::peek`] can
+    /// report findings before their flows end. Offline scans never call it.
+    pub fn watch(&mut self, kb: &KnowledgeBase, cfg: &AnalysisConfig) {
+        let mut set = crate::flow::PortSet::default();
+        for t in [crate::Transport::Tcp, crate::Transport::Udp] {
+            for port in 0..=u16::MAX {
+                if kb.class(port, t) == PortClass::Ghost || cfg.classify.policy.mentions(port, t) {
+                    set.insert(t, port);
+                }
+            }
+        }
+        self.watch = Some(set);
+    }
+
+    /// Live capture: (new watched flows, packets on watched flows) since the
+    /// last call. A new watched flow means a finding may have appeared.
+    pub fn take_news(&mut self) -> (u64, u64) {
+        let r = (self.watch_news, self.watch_packets);
+        self.watch_news = 0;
+        self.watch_packets = 0;
+        r
+    }
+
+    /// Live capture: the findings as if the input ended now, without
+    /// changing any state. Clones the classifier and adds the active flows
+    /// that touch a watched port (as server or source port); the flow counts
+    /// in the result cover only those flows. Cost: a clone of the
+    /// classifier's bounded state; call it every few seconds, not per packet.
+    pub fn peek(&self) -> Outcome {
+        let mut c = self.classifier.clone();
+        if let Some(set) = &self.watch {
+            let mut active: Vec<&crate::flow::Flow> = self
+                .table
+                .iter()
+                .filter(|f| {
+                    set.contains(f.transport, f.server.port)
+                        || set.contains(f.transport, f.client.port)
+                })
+                .collect();
+            active.sort_by_key(|f| f.id);
+            for f in active {
+                c.add(f);
+            }
+        }
+        c.finish()
     }
 
     /// Processes one frame. Returns the skip reason when it was not decoded.
@@ -128,7 +183,19 @@ impl<'kb> Analyzer<'kb> {
                 if p.first_fragment {
                     self.stats.first_fragments += 1;
                 }
-                self.table.update(&p, f.ts_nanos, f.orig_len.max(f.caplen));
+                if let Some(set) = &self.watch
+                    && (set.contains(p.transport, p.dst_port)
+                        || set.contains(p.transport, p.src_port))
+                {
+                    let created = self.table.stats().created;
+                    self.table.update(&p, f.ts_nanos, f.orig_len.max(f.caplen));
+                    self.watch_packets += 1;
+                    if self.table.stats().created != created {
+                        self.watch_news += 1;
+                    }
+                } else {
+                    self.table.update(&p, f.ts_nanos, f.orig_len.max(f.caplen));
+                }
                 None
             }
             Err(skip) => {
@@ -185,6 +252,9 @@ pub struct InputResult {
     /// What the reader learned about the input.
     #[serde(flatten)]
     pub summary: InputSummary,
+    /// Why `sha256` is null, when it was not computed on purpose (`--no-hash`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256_skipped: Option<&'static str>,
     /// Fatal error that ended reading this input early (results before it are kept).
     pub error: Option<String>,
 }
@@ -232,6 +302,34 @@ pub fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
+/// How a scan runs (not what it finds): options that change the cost of a
+/// scan but not its findings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ScanOptions {
+    /// Compute the SHA-256 of every input (default true). Costs about 1 s
+    /// of CPU per GiB, on a side thread for regular files. When false, the
+    /// report's `sha256` is null and `sha256_skipped` says why.
+    pub hash: bool,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions { hash: true }
+    }
+}
+
+impl ScanOptions {
+    /// Sets whether inputs are hashed.
+    pub fn hash(mut self, hash: bool) -> Self {
+        self.hash = hash;
+        self
+    }
+}
+
+/// Reason recorded in the report when hashing was turned off.
+pub const SHA256_SKIPPED: &str = "not computed: --no-hash";
+
 /// Scans the inputs as one analysis. Errors on an input end that input (the
 /// error is recorded in its [`InputResult`]); the other inputs still run.
 pub fn scan(
@@ -240,28 +338,45 @@ pub fn scan(
     cfg: &AnalysisConfig,
     progress: &mut dyn Progress,
 ) -> Analysis {
+    scan_with(inputs, kb, cfg, ScanOptions::default(), progress)
+}
+
+/// [`scan`] with [`ScanOptions`].
+pub fn scan_with(
+    inputs: &[Input],
+    kb: &KnowledgeBase,
+    cfg: &AnalysisConfig,
+    opts: ScanOptions,
+    progress: &mut dyn Progress,
+) -> Analysis {
     let started_ns = now_ns();
     let t0 = Instant::now();
     let mut az = Analyzer::new(kb, cfg);
     let mut results = Vec::with_capacity(inputs.len());
     let mut done_bytes = 0u64;
     for input in inputs {
-        let mut source = match capture::open(input, cfg.reader) {
+        let open_opts = capture::OpenOptions::reader(cfg.reader).hash(opts.hash);
+        let skipped_note = (!opts.hash).then_some(SHA256_SKIPPED);
+        let mut source = match capture::open_with(input, open_opts) {
             Ok(s) => s,
             Err(e) => {
                 results.push(InputResult {
                     summary: InputSummary::unreadable(input),
+                    sha256_skipped: None,
                     error: Some(e.to_string()),
                 });
                 continue;
             }
         };
+        let (t_in, frames_before) = (Instant::now(), az.stats.frames);
         let error = read_all(&mut az, source.as_mut(), done_bytes, progress).err();
+        log_input(input, az.stats.frames - frames_before, t_in, error.as_ref());
         done_bytes += source.position();
         progress.update(done_bytes, az.stats.frames);
         let summary = source.finish();
         results.push(InputResult {
             summary,
+            sha256_skipped: skipped_note,
             error: error.map(|e| e.to_string()),
         });
     }
@@ -275,6 +390,24 @@ pub fn scan(
         ended_ns: now_ns(),
         elapsed_s: t0.elapsed().as_secs_f64(),
     }
+}
+
+/// `-v`: one line per input (frames, seconds, frames/s, error).
+fn log_input(input: &Input, frames: u64, t0: Instant, error: Option<&CaptureError>) {
+    if !log::log_enabled!(log::Level::Info) {
+        return;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let rate = if secs > 0.0 {
+        frames as f64 / secs
+    } else {
+        0.0
+    };
+    let err = error.map_or_else(|| "no errors".to_owned(), |e| format!("error: {e}"));
+    log::info!(
+        "{}: {frames} frames in {secs:.3} s ({rate:.0} frames/s), {err}",
+        input.name().escape_debug()
+    );
 }
 
 fn read_all(

@@ -22,6 +22,7 @@ pub mod decode;
 pub mod flow;
 pub mod identify;
 pub mod knowledge;
+pub mod live;
 pub mod report;
 pub mod timefmt;
 

@@ -23,6 +23,7 @@ mod error;
 mod input;
 mod libpcap;
 mod linktype;
+pub mod live;
 mod native;
 mod parse;
 mod pcap_file;
@@ -95,7 +96,9 @@ pub struct InputSummary {
     /// Bytes as stored (compressed size if compressed).
     pub size: u64,
     /// SHA-256 of the bytes as stored, lower-case hex; empty if the input
-    /// could not be read again to hash it.
+    /// could not be read again to hash it or hashing was turned off
+    /// (serialised as null then).
+    #[serde(serialize_with = "empty_as_null")]
     pub sha256: String,
     /// Timestamp of the first frame returned.
     pub first_ts_nanos: Option<i64>,
@@ -110,6 +113,14 @@ pub struct InputSummary {
     pub format: String,
     /// What was skipped.
     pub skipped: SkipCounts,
+}
+
+fn empty_as_null<S: serde::Serializer>(s: &str, ser: S) -> Result<S::Ok, S::Error> {
+    if s.is_empty() {
+        ser.serialize_none()
+    } else {
+        ser.serialize_str(s)
+    }
 }
 
 impl InputSummary {

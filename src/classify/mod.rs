@@ -110,6 +110,21 @@ pub struct FlowRecord {
     /// Payload identification (ghost-port flows only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identification: Option<Identification>,
+    /// Community ID v1 (seed 0); filled in by the report.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub community_id: String,
+    /// Capture filters selecting this flow; filled in by the report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<Filters>,
+}
+
+/// A BPF (tcpdump) filter and a Wireshark display filter selecting some traffic.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Filters {
+    /// BPF capture filter (tcpdump, `-f` of dumpcap).
+    pub bpf: String,
+    /// Wireshark/tshark display filter.
+    pub wireshark: String,
 }
 
 impl FlowRecord {
@@ -130,6 +145,8 @@ impl FlowRecord {
             end: f.end,
             vlan: f.vlan,
             identification,
+            community_id: String::new(),
+            filter: None,
         }
     }
 }
@@ -269,8 +286,10 @@ pub struct Finding {
     pub last_ts: i64,
     /// Client addresses (capped, sorted).
     pub clients: Vec<IpAddr>,
-    /// Distinct clients in total.
+    /// Distinct clients seen (exact unless `clients_capped`).
     pub clients_total: u64,
+    /// More than 4096 distinct clients: `clients_total` stopped counting there.
+    pub clients_capped: bool,
     /// Totals.
     pub totals: FlowTotals,
     /// Flow records (capped, in order of first packet).
@@ -280,6 +299,12 @@ pub struct Finding {
     /// For sweeps: targeted (port, transport) pairs (capped).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<SweepTarget>,
+    /// Live capture only: the local process behind the endpoint (absent in offline scans).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_process: Option<crate::live::attribution::LocalAttribution>,
+    /// Filters selecting the finding's traffic; filled in by the report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<Filters>,
 }
 
 /// A port a sweep touched.
@@ -295,12 +320,12 @@ pub struct SweepTarget {
     pub answered: bool,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Acc {
     first_ts: i64,
     last_ts: i64,
     clients: BTreeSet<IpAddr>,
-    clients_total_overflow: u64,
+    clients_capped: bool,
     totals: FlowTotals,
     flows: Vec<FlowRecord>,
     flows_omitted: u64,
@@ -320,10 +345,10 @@ impl Acc {
         self.first_ts = self.first_ts.min(f.first_ts);
         self.last_ts = self.last_ts.max(f.last_ts);
         self.totals.add(f);
-        if self.clients.len() < cfg.clients_per_finding.max(1) * 20 {
+        if self.clients.len() < MAX_CLIENTS_COUNTED {
             self.clients.insert(f.client.ip);
         } else if !self.clients.contains(&f.client.ip) {
-            self.clients_total_overflow += 1;
+            self.clients_capped = true;
         }
         self.longest_ns = self.longest_ns.max(f.last_ts - f.first_ts);
         self.max_bytes = self.max_bytes.max(f.c2s.bytes + f.s2c.bytes);
@@ -402,6 +427,8 @@ pub struct Outcome {
 }
 
 /// Consumes finished flows; [`Classifier::finish`] returns the findings.
+/// Cloneable so live capture can peek at the findings so far.
+#[derive(Clone)]
 pub struct Classifier<'kb> {
     kb: &'kb KnowledgeBase,
     cfg: ClassifyConfig,
@@ -415,7 +442,7 @@ pub struct Classifier<'kb> {
     sources: BTreeMap<IpAddr, SourceAcc>,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct SourceAcc {
     targets: BTreeMap<(IpAddr, u16, Transport), bool>,
     ports: BTreeSet<(u16, Transport)>,
@@ -426,6 +453,7 @@ struct SourceAcc {
 }
 
 const MAX_SWEEP_SOURCES: usize = 10_000;
+const MAX_CLIENTS_COUNTED: usize = 4096;
 const MAX_TARGETS_PER_SOURCE: usize = 4096;
 
 impl<'kb> Classifier<'kb> {
@@ -559,17 +587,24 @@ impl<'kb> Classifier<'kb> {
                 findings.push(self.sweep_finding(*src, s));
             }
         }
+        // One verdict per (port, transport): building one walks the registry,
+        // and many endpoints share a port.
+        let mut verdicts: BTreeMap<(u16, Transport), crate::knowledge::Verdict> = BTreeMap::new();
         for (key, acc) in std::mem::take(&mut self.accs) {
             // A per-endpoint finding made only of a sweeper's unanswered probes
             // is folded into the sweep finding.
             if key.kind == FindingKind::GhostPort
                 && acc.totals.answered == 0
                 && acc.clients.iter().all(|c| sweepers.contains(c))
-                && acc.clients_total_overflow == 0
+                && !acc.clients_capped
             {
                 continue;
             }
-            findings.push(self.endpoint_finding(key, acc));
+            let verdict = verdicts
+                .entry((key.port, key.transport))
+                .or_insert_with(|| self.kb.verdict(key.port, key.transport))
+                .clone();
+            findings.push(self.endpoint_finding(key, acc, verdict));
         }
         findings.sort_by(|a, b| {
             b.severity
@@ -686,15 +721,22 @@ impl<'kb> Classifier<'kb> {
             last_ts,
             clients: vec![src],
             clients_total,
+            clients_capped: false,
             totals,
             flows: Vec::new(),
             flows_omitted: totals.flows,
             targets,
+            local_process: None,
+            filter: None,
         }
     }
 
-    fn endpoint_finding(&self, key: EndpointKey, acc: Acc) -> Finding {
-        let verdict = self.kb.verdict(key.port, key.transport);
+    fn endpoint_finding(
+        &self,
+        key: EndpointKey,
+        acc: Acc,
+        verdict: crate::knowledge::Verdict,
+    ) -> Finding {
         let mut behaviours = Vec::new();
         let t = &acc.totals;
         if key.kind == FindingKind::GhostSourcePort {
@@ -787,7 +829,7 @@ impl<'kb> Classifier<'kb> {
         attack.sort();
         attack.dedup_by(|a, b| a.id == b.id);
         let title = finding_title(key, &verdict, t, &acc.protocols);
-        let clients_total = acc.clients.len() as u64 + acc.clients_total_overflow;
+        let clients_total = acc.clients.len() as u64;
         Finding {
             id: String::new(),
             kind: key.kind,
@@ -811,10 +853,13 @@ impl<'kb> Classifier<'kb> {
                 .copied()
                 .collect(),
             clients_total,
+            clients_capped: acc.clients_capped,
             totals: acc.totals,
             flows: acc.flows,
             flows_omitted: acc.flows_omitted,
             targets: Vec::new(),
+            local_process: None,
+            filter: None,
         }
     }
 }

@@ -17,11 +17,21 @@ Exit status: 0 no findings, 1 findings, 2 error (the report is still written, ma
 /// Find traffic hiding on ghost ports: TCP/UDP ports assigned by IANA to
 /// services that never shipped.
 #[derive(Debug, Parser)]
-#[command(name = "ghostport", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "ghostport",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Examples:\n  ghostport scan capture.pcapng      find ghost-port traffic in a capture\n  ghostport port 386                 why 386 is a ghost port\n  ghostport ports --class ghost -F csv\n\nExit status: 0 no findings, 1 findings, 2 error."
+)]
 pub struct Cli {
     /// Subcommand.
     #[command(subcommand)]
     pub command: Command,
+    /// More messages on standard error: -v per-input lines, -vv flow-table events.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
 }
 
 /// Subcommands.
@@ -37,6 +47,206 @@ pub enum Command {
     /// Import a newer IANA registry file, or compare two.
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Capture on an interface and report ghost-port traffic as it happens.
+    #[command(after_help = LIVE_EXAMPLES)]
+    Live(LiveArgs),
+    /// List capture interfaces with addresses and flags.
+    Interfaces(InterfacesArgs),
+    /// Internal: the privileged process-attribution helper of `live`.
+    #[command(hide = true)]
+    AttributionHelper,
+    /// Show the effective configuration and where each value came from.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions {
+        /// Shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on standard output, or write one page per command to a folder.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man(ManArgs),
+}
+
+const LIVE_EXAMPLES: &str = "\
+Examples:
+  sudo ghostport live -i eth0                         findings as they appear, report on Ctrl-C
+  sudo ghostport live -i any -f 'not port 22' --duration 10m --format jsonl | jq .
+  sudo ghostport live -i eth0 -w evidence.pcap --ring 10:100 -o report.json
+
+Needs root or: sudo setcap cap_net_raw,cap_net_admin=eip $(command -v ghostport)
+As root it drops to --user (default nobody) once the capture is open.
+Exit status: 0 no findings, 1 findings, 2 error.";
+
+/// Live output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LiveFormat {
+    /// Terminal lines as findings appear, then the text report.
+    Text,
+    /// The JSON report at the end (as `scan -F json`); finding lines on stderr.
+    Json,
+    /// One JSON object per line: finding/update/drops events, then the report.
+    Jsonl,
+}
+
+/// Options of `live`.
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    /// Interface to capture on (`any` on Linux for all; see `ghostport interfaces`).
+    #[arg(short, long, value_name = "IFACE")]
+    pub interface: String,
+    /// BPF capture filter, e.g. 'not port 22'.
+    #[arg(short, long, value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Bytes captured per packet.
+    #[arg(long, default_value_t = 262_144, value_name = "BYTES")]
+    pub snaplen: i32,
+    /// Promiscuous mode (default on).
+    #[arg(long, overrides_with = "no_promisc")]
+    pub promisc: bool,
+    /// Do not put the interface in promiscuous mode.
+    #[arg(long)]
+    pub no_promisc: bool,
+    /// Kernel capture buffer, KiB (as tcpdump -B). libpcap's own default
+    /// (2 MiB) holds only a few dozen packets at a large snaplen.
+    #[arg(long, value_name = "KIB", default_value_t = 32_768)]
+    pub buffer_size: u32,
+    /// Let the kernel batch packets (default: immediate mode, lowest latency).
+    #[arg(long)]
+    pub no_immediate: bool,
+    /// Stop after this long: 90 (seconds), 90s, 10m, 1h.
+    #[arg(long, value_name = "TIME", value_parser = crate::live::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Stop after this many packets.
+    #[arg(short = 'c', long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Output format.
+    #[arg(short = 'F', long, value_enum, default_value_t = LiveFormat::Text)]
+    pub format: LiveFormat,
+    /// Least time between two updates of one finding: 5, 5s, 1m.
+    #[arg(long, default_value = "5s", value_name = "TIME", value_parser = crate::live::parse_duration)]
+    pub update_interval: std::time::Duration,
+    /// Also write the captured packets to this pcap file.
+    #[arg(short = 'w', long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+    /// With -w: a ring of N files of MB megabytes (FILE.0, FILE.1, ...).
+    #[arg(long, value_name = "N:MB", requires = "write", value_parser = crate::live::parse_ring)]
+    pub ring: Option<(u32, u64)>,
+    /// When started as root, drop to this user after opening the capture.
+    #[arg(long, default_value = "nobody", value_name = "USER")]
+    pub user: String,
+    /// Keep root privileges (same as --user root).
+    #[arg(long)]
+    pub no_drop: bool,
+    /// Do not look up local processes behind ghost-port endpoints.
+    #[arg(long)]
+    pub no_attribution: bool,
+    /// Write the final report to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Overwrite an existing output file.
+    #[arg(long)]
+    pub force: bool,
+    /// Include every flow in the JSON report (up to --all-flows-cap).
+    #[arg(long)]
+    pub all_flows: bool,
+    /// Most flow records kept with --all-flows.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    pub all_flows_cap: usize,
+    /// Most flows held at once; when full, the least recently active are evicted (and counted).
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub max_flows: usize,
+    /// Payload bytes kept per direction of ghost-port flows, for identification.
+    #[arg(long, default_value_t = 1024, value_name = "BYTES")]
+    pub payload_cap: usize,
+    /// Idle timeout for TCP flows, seconds of capture time.
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    pub tcp_timeout: u32,
+    /// Idle timeout for UDP flows, seconds of capture time.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub udp_timeout: u32,
+    /// Site policy: never report this port. Repeatable.
+    #[arg(long, value_name = "RULE")]
+    pub allow: Vec<String>,
+    /// Site policy: treat this port as ghost. Repeatable.
+    #[arg(long, value_name = "RULE")]
+    pub deny: Vec<String>,
+    /// Site policy file (TOML with [[allow]] / [[deny]] entries).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// No status line and no informational messages.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Colour: auto (terminal and no NO_COLOR), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// Options of `interfaces`.
+#[derive(Debug, Args)]
+pub struct InterfacesArgs {
+    /// Output format.
+    #[arg(short = 'F', long, value_enum, default_value_t = ListFormat::Text)]
+    pub format: ListFormat,
+}
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  ghostport completions bash > ~/.local/share/bash-completion/completions/ghostport
+  ghostport completions zsh > ~/.zfunc/_ghostport      (with fpath+=~/.zfunc before compinit)
+  ghostport completions fish > ~/.config/fish/completions/ghostport.fish";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  ghostport man | man -l -                 read the whole manual (every command and option)
+  ghostport man scan | man -l -            only the scan command
+  ghostport man --out-dir /usr/local/share/man/man1   ghostport.1, ghostport-scan.1, ...";
+
+/// Options of `man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Only this command's page (e.g. `scan`, `registry diff`); default: every command in one page.
+    #[arg(value_name = "COMMAND", num_args = 0..)]
+    pub command: Vec<String>,
+    /// Write ghostport.1 and one ghostport-COMMAND.1 per command into DIR instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub out_dir: Option<PathBuf>,
+}
+
+/// `config` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective `scan` settings and the source of each (default, config file, command line, environment).
+    #[command(after_help = CONFIG_EXAMPLES)]
+    Show(ConfigShowArgs),
+}
+
+const CONFIG_EXAMPLES: &str = "\
+Config file: --config FILE, else $GHOSTPORT_CONFIG, else $XDG_CONFIG_HOME/ghostport/config.toml
+(or ~/.config/ghostport/config.toml) when it exists; --no-config skips it. Precedence: command
+line > config file > built-in default.
+
+Examples:
+  ghostport config show
+  ghostport config show -F json --config site.toml
+  ghostport config show -- --max-flows 500000 --allow 386/tcp    (scan options after --)";
+
+/// Options of `config show`.
+#[derive(Debug, Args)]
+pub struct ConfigShowArgs {
+    /// Output format.
+    #[arg(short = 'F', long, value_enum, default_value_t = PortFormat::Text)]
+    pub format: PortFormat,
+    /// Config file (TOML: [scan] defaults, [[allow]] / [[deny]] rules).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Ignore $GHOSTPORT_CONFIG and the default config file.
+    #[arg(long, conflicts_with = "config")]
+    pub no_config: bool,
+    /// `scan` options to resolve as if given to `ghostport scan` (after `--`).
+    #[arg(last = true, value_name = "SCAN-OPTION")]
+    pub scan_options: Vec<String>,
 }
 
 /// Report formats.
@@ -45,6 +255,21 @@ pub enum Format {
     /// Terminal summary.
     Text,
     /// One JSON document (meta, inputs, summary, findings[, flows]).
+    Json,
+    /// One self-contained HTML page (inline CSS/JS/SVG, no external fetches).
+    Html,
+    /// RFC 4180 CSV: one row per finding (and per flow with --all-flows).
+    Csv,
+    /// JSON Lines: one ECS-style object per finding, for a SIEM.
+    Jsonl,
+}
+
+/// Output formats of `port`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PortFormat {
+    /// Readable text.
+    Text,
+    /// JSON.
     Json,
 }
 
@@ -63,13 +288,19 @@ pub struct ScanArgs {
     /// Capture files or folders (walked recursively, sorted); `-` reads standard input.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<String>,
-    /// Output format.
-    #[arg(short = 'F', long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Output format [default: text, unless only --report outputs are asked for].
+    #[arg(short = 'F', long, value_enum)]
+    pub format: Option<Format>,
     /// Write the report to FILE instead of standard output (atomically).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Overwrite an existing output file.
+    /// Also write the report as FORMAT to FILE (e.g. `html:out.html`, `jsonl:-`). Repeatable.
+    #[arg(long, value_name = "FORMAT:FILE")]
+    pub report: Vec<String>,
+    /// Write each finding's packets to DIR/GP-nnnn.pcap (plus DIR/index.json); re-reads the inputs.
+    #[arg(long, value_name = "DIR")]
+    pub evidence: Option<PathBuf>,
+    /// Overwrite existing output files.
     #[arg(long)]
     pub force: bool,
     /// Include every flow in JSON output (up to --all-flows-cap).
@@ -93,15 +324,22 @@ pub struct ScanArgs {
     /// File reader.
     #[arg(long, value_enum, default_value_t = Reader::Native)]
     pub reader: Reader,
+    /// Do not compute the SHA-256 of the inputs (saves ~1 s of CPU per GiB;
+    /// the report then has sha256 null and says why).
+    #[arg(long)]
+    pub no_hash: bool,
     /// Site policy: never report this port (e.g. `386/tcp`, `386/tcp@10.0.0.0/8`). Repeatable.
     #[arg(long, value_name = "RULE")]
     pub allow: Vec<String>,
     /// Site policy: treat this port as ghost (e.g. `8080/tcp`). Repeatable.
     #[arg(long, value_name = "RULE")]
     pub deny: Vec<String>,
-    /// Site policy file (TOML with [[allow]] / [[deny]] entries).
+    /// Config file: TOML with [scan] defaults and [[allow]] / [[deny]] rules (default: $GHOSTPORT_CONFIG, else ~/.config/ghostport/config.toml if present).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Ignore $GHOSTPORT_CONFIG and the default config file.
+    #[arg(long, conflicts_with = "config")]
+    pub no_config: bool,
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
@@ -127,8 +365,8 @@ pub struct PortArgs {
     /// `386`, `386/tcp`, `386/udp` or a service name (`asa`).
     pub port: String,
     /// Output format.
-    #[arg(short = 'F', long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(short = 'F', long, value_enum, default_value_t = PortFormat::Text)]
+    pub format: PortFormat,
 }
 
 /// List formats.

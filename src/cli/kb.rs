@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use anyhow::{Context, Result, bail};
 
-use super::args::{Format, ListFormat, PortArgs, PortsArgs, RegistryCommand};
+use super::args::{ListFormat, PortArgs, PortFormat as Format, PortsArgs, RegistryCommand};
 use crate::Transport;
 use crate::knowledge::{
     KnowledgeBase, PortClass, registry,

@@ -2,13 +2,16 @@
 //! them into library calls. `main.rs` only calls [`main`].
 
 pub mod args;
+pub mod config;
+mod docgen;
 mod kb;
+mod live;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::Parser;
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
 
 use crate::analysis::{self, AnalysisConfig};
 use crate::capture::{self, ReaderKind};
@@ -16,16 +19,29 @@ use crate::classify::ClassifyConfig;
 use crate::flow::FlowConfig;
 use crate::knowledge::{self, policy::Policy};
 use crate::report::{self, Report, text::Style};
-use args::{Cli, ColorChoice, Command, Format, ScanArgs};
+use args::{Cli, ColorChoice, Command, ConfigCommand, Format, ScanArgs};
 
 /// Exit status for errors (as clamscan: 0 clean, 1 findings, 2 error).
 pub const EXIT_ERROR: u8 = 2;
 
 /// Runs the command line; returns the process exit status.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let json_errors = matches!(&cli.command, Command::Scan(s) if s.format == Format::Json);
-    match run(cli) {
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    init_logging(cli.verbose);
+    // config file defaults first, so its `format = "json"` also shapes errors
+    let prepared = match &mut cli.command {
+        Command::Scan(a) => {
+            config::apply(a, matches.subcommand_matches("scan"), &config::env_lookup).map(|_| ())
+        }
+        _ => Ok(()),
+    };
+    let json_errors = matches!(&cli.command, Command::Scan(s) if s.format == Some(Format::Json))
+        || live::json_errors(&cli.command);
+    match prepared.and_then(|()| run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             if is_broken_pipe(&e) {
@@ -54,7 +70,105 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Port(a) => kb::port(&a),
         Command::Ports(a) => kb::ports(&a),
         Command::Registry(c) => kb::registry(&c),
+        Command::Live(a) => live::live(a),
+        Command::Interfaces(a) => live::interfaces(&a),
+        Command::AttributionHelper => live::attribution_helper(),
+        Command::Config(ConfigCommand::Show(a)) => config_show(&a),
+        Command::Completions { shell } => docgen::completions(shell, &mut std::io::stdout().lock()),
+        Command::Man(a) => docgen::man(&a, &mut std::io::stdout().lock()),
     }
+}
+
+/// `-v`: info (per-input lines), `-vv`: debug (flow-table events), `-vvv`: trace.
+/// Quiet by default; `GHOSTPORT_LOG` (env_logger syntax) overrides.
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => log::LevelFilter::Warn,
+        1 => log::LevelFilter::Info,
+        2 => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    };
+    let mut b = env_logger::Builder::new();
+    b.filter_level(log::LevelFilter::Off)
+        .filter_module("ghostport", level)
+        .parse_env(env_logger::Env::new().filter("GHOSTPORT_LOG"))
+        .format(|buf, r| {
+            writeln!(
+                buf,
+                "ghostport: {}: {}",
+                r.level().as_str().to_ascii_lowercase(),
+                r.args()
+            )
+        });
+    let _ = b.try_init();
+}
+
+/// `ghostport config show`: resolves the scan options as `scan` would.
+fn config_show(a: &args::ConfigShowArgs) -> Result<u8> {
+    let mut argv: Vec<String> = vec!["ghostport".into(), "scan".into()];
+    if let Some(c) = &a.config {
+        argv.push("--config".into());
+        argv.push(c.display().to_string());
+    }
+    if a.no_config {
+        argv.push("--no-config".into());
+    }
+    argv.extend(a.scan_options.iter().cloned());
+    argv.extend(["--".to_owned(), "-".to_owned()]);
+    let m: ArgMatches = Cli::command().try_get_matches_from(&argv).map_err(|e| {
+        anyhow::anyhow!(
+            "config show: the scan options do not parse: {}",
+            e.render().to_string().trim_end()
+        )
+    })?;
+    let cli = Cli::from_arg_matches(&m).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let Command::Scan(mut sa) = cli.command else {
+        anyhow::bail!("config show: internal error: not a scan command line");
+    };
+    let eff = config::apply(&mut sa, m.subcommand_matches("scan"), &config::env_lookup)?;
+    let pol = policy(&sa)?;
+    let out = &mut std::io::stdout().lock();
+    match a.format {
+        args::PortFormat::Json => {
+            let obj = serde_json::json!({
+                "config_file": eff.config_file,
+                "config_file_source": eff.config_file_source,
+                "scan": eff.settings,
+                "policy": pol.rules(),
+            });
+            serde_json::to_writer_pretty(&mut *out, &obj)?;
+            writeln!(out)?;
+        }
+        args::PortFormat::Text => {
+            match (&eff.config_file, &eff.config_file_source) {
+                (Some(p), Some(s)) => writeln!(out, "config file: {p} (from {s})")?,
+                _ => writeln!(
+                    out,
+                    "config file: none (looked at --config, $GHOSTPORT_CONFIG, $XDG_CONFIG_HOME/ghostport/config.toml or ~/.config/ghostport/config.toml)"
+                )?,
+            }
+            writeln!(out, "\n[scan]")?;
+            let width = eff.settings.iter().map(|e| e.key.len()).max().unwrap_or(0);
+            for e in &eff.settings {
+                let v = match &e.value {
+                    serde_json::Value::String(s) => s.clone(),
+                    v => v.to_string(),
+                };
+                writeln!(out, "{:width$} = {v:<8} # {}", e.key, e.source)?;
+            }
+            writeln!(out, "\npolicy: {} rule(s)", pol.rules().len())?;
+            for r in pol.rules() {
+                let note = if r.note.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", r.note.escape_debug())
+                };
+                writeln!(out, "  {}{note}   # {}", r.spec(), r.origin.escape_debug())?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(0)
 }
 
 /// Builds the site policy from `--allow`, `--deny` and `--config`.
@@ -82,16 +196,20 @@ fn policy(a: &ScanArgs) -> Result<Policy> {
     Ok(p)
 }
 
-struct Bar(indicatif::ProgressBar);
+struct Bar(indicatif::ProgressBar, std::time::Instant);
 
 impl analysis::Progress for Bar {
     fn update(&mut self, bytes: u64, frames: u64) {
         self.0.set_position(bytes);
-        self.0.set_message(format!("{frames} packets"));
+        let secs = self.1.elapsed().as_secs_f64().max(1e-3);
+        self.0.set_message(format!(
+            "{frames} packets, {:.0} packets/s",
+            frames as f64 / secs
+        ));
     }
 }
 
-fn use_color(choice: ColorChoice, to_terminal: bool) -> bool {
+pub(crate) fn use_color(choice: ColorChoice, to_terminal: bool) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -101,7 +219,62 @@ fn use_color(choice: ColorChoice, to_terminal: bool) -> bool {
     }
 }
 
+/// Parses `--report FORMAT:FILE`.
+fn parse_report_spec(spec: &str) -> Result<(Format, std::path::PathBuf)> {
+    use clap::ValueEnum;
+    let Some((f, path)) = spec.split_once(':').filter(|(_, p)| !p.is_empty()) else {
+        anyhow::bail!(
+            "--report {spec:?}: expected FORMAT:FILE, e.g. html:report.html (formats: text, json, html, csv, jsonl)"
+        );
+    };
+    let format = Format::from_str(f, true).map_err(|_| {
+        anyhow::anyhow!(
+            "--report {spec:?}: unknown format {f:?}; use one of text, json, html, csv, jsonl"
+        )
+    })?;
+    Ok((format, path.into()))
+}
+
+/// Renders the report in one format.
+fn render(rep: &Report, format: Format, w: &mut dyn Write, style: Style) -> std::io::Result<()> {
+    match format {
+        Format::Text => report::text::write(rep, w, style),
+        Format::Json => report::json::write(rep, w),
+        Format::Html => report::html::write(rep, w),
+        Format::Csv => report::csv::write(rep, w),
+        Format::Jsonl => report::jsonl::write(rep, w),
+    }
+}
+
 fn scan(a: ScanArgs) -> Result<u8> {
+    let mut outputs: Vec<(Format, std::path::PathBuf)> = a
+        .report
+        .iter()
+        .map(|s| parse_report_spec(s))
+        .collect::<Result<_>>()?;
+    if a.output.is_some() || a.format.is_some() || outputs.is_empty() {
+        outputs.insert(
+            0,
+            (
+                a.format.unwrap_or(Format::Text),
+                a.output.clone().unwrap_or_else(|| "-".into()),
+            ),
+        );
+    }
+    for (i, (_, p)) in outputs.iter().enumerate() {
+        if outputs[..i].iter().any(|(_, q)| q == p) {
+            anyhow::bail!(
+                "{} is named by two outputs; give each --report/-o its own file",
+                p.display()
+            );
+        }
+        if p.as_os_str() != "-"
+            && !a.force
+            && std::fs::metadata(p).is_ok_and(|m| m.is_file() || m.is_dir())
+        {
+            anyhow::bail!("{}: file exists (use --force to overwrite)", p.display());
+        }
+    }
     let kb = kb::active()?;
     let cfg = AnalysisConfig {
         flow: FlowConfig {
@@ -126,6 +299,7 @@ fn scan(a: ScanArgs) -> Result<u8> {
     if inputs.is_empty() {
         anyhow::bail!("no capture files found in {}", a.inputs.join(", "));
     }
+    let scan_opts = analysis::ScanOptions::default().hash(!a.no_hash);
     let total: u64 = inputs.iter().filter_map(|i| i.size()).sum();
     let show_bar = !a.quiet && std::io::stderr().is_terminal();
     let analysis = if show_bar {
@@ -136,27 +310,34 @@ fn scan(a: ScanArgs) -> Result<u8> {
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
-        let mut p = Bar(bar);
-        let an = analysis::scan(&inputs, kb, &cfg, &mut p);
+        let mut p = Bar(bar, std::time::Instant::now());
+        let an = analysis::scan_with(&inputs, kb, &cfg, scan_opts, &mut p);
         p.0.finish_and_clear();
         an
     } else {
-        analysis::scan(&inputs, kb, &cfg, &mut ())
+        analysis::scan_with(&inputs, kb, &cfg, scan_opts, &mut ())
     };
     let command_line: Vec<String> = std::env::args().collect();
-    let rep = Report::new(analysis, kb, command_line, &cfg, a.all_flows);
+    let mut rep = Report::new(analysis, kb, command_line, &cfg, a.all_flows);
     for e in rep.inputs.iter().filter_map(|i| i.error.as_ref()) {
         eprintln!("ghostport: error: {e}");
     }
-    let out = a.output.clone().unwrap_or_else(|| "-".into());
-    let to_terminal = a.output.is_none() && std::io::stdout().is_terminal();
-    let style = Style {
-        color: use_color(a.color, to_terminal),
-    };
-    report::write::write_file(&out, a.force, &mut |w: &mut dyn Write| match a.format {
-        Format::Text => report::text::write(&rep, w, style),
-        Format::Json => report::json::write(&rep, w),
-    })?;
+    if let Some(dir) = &a.evidence {
+        let index = report::evidence::write(&rep, &inputs, cfg.reader, dir, a.force)?;
+        for e in &index.errors {
+            eprintln!("ghostport: evidence: {e}");
+        }
+        rep.evidence = Some(index);
+    }
+    for (format, out) in &outputs {
+        let to_terminal = out.as_os_str() == "-" && std::io::stdout().is_terminal();
+        let style = Style {
+            color: use_color(a.color, to_terminal),
+        };
+        report::write::write_file(out, a.force, &mut |w: &mut dyn Write| {
+            render(&rep, *format, w, style)
+        })?;
+    }
     if !rep.meta.complete {
         eprintln!("ghostport: the report is incomplete (see the errors above); exit status 2");
     }

@@ -356,6 +356,12 @@ impl FlowTable {
         self.stats
     }
 
+    /// The flows currently held, in no particular order (live capture peeks
+    /// at them; see `Analyzer::peek`).
+    pub fn iter(&self) -> impl Iterator<Item = &Flow> {
+        self.map.values()
+    }
+
     /// Flows currently held.
     pub fn len(&self) -> usize {
         self.map.len()
@@ -386,13 +392,6 @@ impl FlowTable {
         }
     }
 
-    fn keep_payload(&self, t: Transport, server_port: u16) -> bool {
-        self.cfg
-            .payload_ports
-            .as_ref()
-            .is_none_or(|s| s.contains(t, server_port))
-    }
-
     /// Adds one packet observed at `ts` (ns) with `wire_len` frame bytes.
     pub fn update(&mut self, p: &Packet<'_>, ts: i64, wire_len: u32) {
         self.maybe_sweep(ts);
@@ -419,10 +418,7 @@ impl FlowTable {
             return;
         }
 
-        if let Some(f) = self.map.get(&key)
-            && syn_only
-            && f.closed()
-            && f.transport == Transport::Tcp
+        if syn_only && p.transport == Transport::Tcp && self.map.get(&key).is_some_and(Flow::closed)
         {
             // A new connection on a closed 4-tuple: end the old flow.
             if let Some(mut old) = self.map.remove(&key) {
@@ -432,22 +428,23 @@ impl FlowTable {
             }
         }
 
-        if !self.map.contains_key(&key) {
-            if self.map.len() >= self.cfg.max_flows {
-                self.make_room(ts);
-            }
-            let flow = self.new_flow(p, ts, a, b);
-            self.map.insert(key, flow);
-            self.stats.created += 1;
-            self.stats.peak = self.stats.peak.max(self.map.len() as u64);
+        // One hash lookup per packet of a known flow (the entry API); room is
+        // made first only when the table is full and the flow is new.
+        if self.map.len() >= self.cfg.max_flows && !self.map.contains_key(&key) {
+            self.make_room(ts);
         }
         let cap = self.cfg.payload_cap;
-        let keep_if_flipped = {
-            let f = self.map.get(&key);
-            f.map(|f| self.keep_payload(f.transport, f.client.port))
-        };
-        let Some(f) = self.map.get_mut(&key) else {
-            return;
+        let len_before = self.map.len() as u64;
+        let cfg = &self.cfg;
+        let f = match self.map.entry(key) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                self.next_id += 1;
+                self.stats.created += 1;
+                let f = v.insert(new_flow(cfg, self.next_id, p, ts, a, b));
+                self.stats.peak = self.stats.peak.max(len_before + 1);
+                f
+            }
         };
         // A SYN or SYN-ACK fixes the roles of a flow that began mid-stream.
         if f.transport == Transport::Tcp
@@ -456,7 +453,7 @@ impl FlowTable {
             let from_client = f.client == a;
             if syn_only && !from_client {
                 f.swap_roles(Orientation::Syn);
-                f.keep_payload = keep_if_flipped.unwrap_or(true);
+                f.keep_payload = keep_payload(cfg, f.transport, f.server.port);
             } else if syn_only {
                 f.orientation = Orientation::Syn;
             } else if p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK)
@@ -464,7 +461,7 @@ impl FlowTable {
             {
                 if from_client {
                     f.swap_roles(Orientation::SynAck);
-                    f.keep_payload = keep_if_flipped.unwrap_or(true);
+                    f.keep_payload = keep_payload(cfg, f.transport, f.server.port);
                 } else {
                     f.orientation = Orientation::SynAck;
                 }
@@ -496,46 +493,6 @@ impl FlowTable {
         f.last_ts = f.last_ts.max(ts);
     }
 
-    fn new_flow(&mut self, p: &Packet<'_>, ts: i64, a: Endpoint, b: Endpoint) -> Flow {
-        let flags = p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK);
-        let (client, server, orientation) =
-            if p.transport == Transport::Tcp && flags == tcp_flags::SYN {
-                (a, b, Orientation::Syn)
-            } else if p.transport == Transport::Tcp && flags == tcp_flags::SYN | tcp_flags::ACK {
-                (b, a, Orientation::SynAck)
-            } else if let Some(a_is_server) = self.port_heuristic(p.transport, a.port, b.port) {
-                if a_is_server {
-                    (b, a, Orientation::PortHeuristic)
-                } else {
-                    (a, b, Orientation::PortHeuristic)
-                }
-            } else {
-                (a, b, Orientation::FirstPacket)
-            };
-        self.next_id += 1;
-        Flow {
-            id: self.next_id,
-            transport: p.transport,
-            client,
-            server,
-            orientation,
-            c2s: DirStats::default(),
-            s2c: DirStats::default(),
-            first_ts: ts,
-            last_ts: ts,
-            icmp_errors: 0,
-            icmp_last: None,
-            c2s_head: PayloadHead::default(),
-            s2c_head: PayloadHead::default(),
-            vlan: p.vlan,
-            fragments: 0,
-            end: EndReason::EndOfInput,
-            keep_payload: self.keep_payload(p.transport, server.port),
-            fin_c2s: false,
-            fin_s2c: false,
-        }
-    }
-
     fn maybe_sweep(&mut self, ts: i64) {
         match self.last_sweep {
             None => self.last_sweep = Some(ts),
@@ -562,6 +519,14 @@ impl FlowTable {
             }
         }
         self.scratch.sort_unstable_by_key(|&(_, id, _)| id);
+        if !self.scratch.is_empty() {
+            log::debug!(
+                "flow table: sweep at capture time {}: {} idle flows timed out, {} remain",
+                crate::timefmt::rfc3339_micros(now),
+                self.scratch.len(),
+                self.map.len() - self.scratch.len()
+            );
+        }
         for i in 0..self.scratch.len() {
             let k = self.scratch[i].2;
             if let Some(mut f) = self.map.remove(&k) {
@@ -587,6 +552,10 @@ impl FlowTable {
             self.scratch
                 .select_nth_unstable_by_key(n, |&(ts, id, _)| (ts, id));
         }
+        log::debug!(
+            "flow table: full at {} flows (--max-flows): evicting the {n} least recently active",
+            self.map.len()
+        );
         let victims = &mut self.scratch[..n];
         victims.sort_unstable_by_key(|&(_, id, _)| id);
         for i in 0..n {
@@ -600,39 +569,84 @@ impl FlowTable {
     }
 }
 
-impl FlowTable {
-    /// Returns Some(true) when port `a` (the sender's) looks like the
-    /// server's, Some(false) when `b` does, None when the ports do not tell.
-    /// A known service port facing an unknown one wins; then, for TCP only
-    /// (a mid-stream start), a port below 1024 facing one above, and a port
-    /// outside the dynamic range facing one inside it. UDP otherwise trusts
-    /// the first packet: its sender is the client.
-    fn port_heuristic(&self, t: Transport, a: u16, b: u16) -> Option<bool> {
-        const DYNAMIC: u16 = 49152;
-        if let Some(svc) = &self.cfg.service_ports {
-            match (svc.contains(t, a), svc.contains(t, b)) {
-                (true, false) => return Some(true),
-                (false, true) => return Some(false),
-                _ => {}
-            }
+/// Payload is kept for flows whose server port is in the configured set (all
+/// flows when there is none).
+fn keep_payload(cfg: &FlowConfig, t: Transport, server_port: u16) -> bool {
+    cfg.payload_ports
+        .as_ref()
+        .is_none_or(|s| s.contains(t, server_port))
+}
+
+fn new_flow(cfg: &FlowConfig, id: u64, p: &Packet<'_>, ts: i64, a: Endpoint, b: Endpoint) -> Flow {
+    let flags = p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK);
+    let (client, server, orientation) = if p.transport == Transport::Tcp && flags == tcp_flags::SYN
+    {
+        (a, b, Orientation::Syn)
+    } else if p.transport == Transport::Tcp && flags == tcp_flags::SYN | tcp_flags::ACK {
+        (b, a, Orientation::SynAck)
+    } else if let Some(a_is_server) = port_heuristic(cfg, p.transport, a.port, b.port) {
+        if a_is_server {
+            (b, a, Orientation::PortHeuristic)
+        } else {
+            (a, b, Orientation::PortHeuristic)
         }
-        if t == Transport::Udp && self.cfg.service_ports.is_some() {
+    } else {
+        (a, b, Orientation::FirstPacket)
+    };
+    Flow {
+        id,
+        transport: p.transport,
+        client,
+        server,
+        orientation,
+        c2s: DirStats::default(),
+        s2c: DirStats::default(),
+        first_ts: ts,
+        last_ts: ts,
+        icmp_errors: 0,
+        icmp_last: None,
+        c2s_head: PayloadHead::default(),
+        s2c_head: PayloadHead::default(),
+        vlan: p.vlan,
+        fragments: 0,
+        end: EndReason::EndOfInput,
+        keep_payload: keep_payload(cfg, p.transport, server.port),
+        fin_c2s: false,
+        fin_s2c: false,
+    }
+}
+
+/// Returns Some(true) when port `a` (the sender's) looks like the server's,
+/// Some(false) when `b` does, None when the ports do not tell. A known service
+/// port facing an unknown one wins; then, for TCP only (a mid-stream start), a
+/// port below 1024 facing one above, and a port outside the dynamic range
+/// facing one inside it. UDP otherwise trusts the first packet: its sender is
+/// the client.
+fn port_heuristic(cfg: &FlowConfig, t: Transport, a: u16, b: u16) -> Option<bool> {
+    const DYNAMIC: u16 = 49152;
+    if let Some(svc) = &cfg.service_ports {
+        match (svc.contains(t, a), svc.contains(t, b)) {
+            (true, false) => return Some(true),
+            (false, true) => return Some(false),
+            _ => {}
+        }
+        if t == Transport::Udp {
             return None;
         }
-        if a < 1024 && b >= 1024 {
-            return Some(true);
-        }
-        if b < 1024 && a >= 1024 {
-            return Some(false);
-        }
-        if a < DYNAMIC && b >= DYNAMIC {
-            return Some(true);
-        }
-        if b < DYNAMIC && a >= DYNAMIC {
-            return Some(false);
-        }
-        None
     }
+    if a < 1024 && b >= 1024 {
+        return Some(true);
+    }
+    if b < 1024 && a >= 1024 {
+        return Some(false);
+    }
+    if a < DYNAMIC && b >= DYNAMIC {
+        return Some(true);
+    }
+    if b < DYNAMIC && a >= DYNAMIC {
+        return Some(false);
+    }
+    None
 }
 
 #[cfg(test)]

@@ -93,6 +93,15 @@ fn timeout(cfg: &FlowConfig, t: Transport) -> i64 {
 }
 
 proptest! {
+    // Failing seeds are kept beside this file (src/flow/proptests.regressions),
+    // not in a top-level proptest-regressions/ folder.
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("regressions"),
+        )),
+        ..ProptestConfig::default()
+    })]
+
     #[test]
     fn key_is_symmetric(t in transport(), a in endpoint(), b in endpoint()) {
         let k = FlowKey::of(t, a, b);

@@ -1097,9 +1097,11 @@ mod tests {
         assert_eq!(kb().inputs().len(), 6);
     }
 
-    /// `cargo test --release --lib knowledge::tests::parse_speed -- --nocapture`
+    /// A measurement, not a check (timed tests are flaky on a loaded machine):
+    /// `cargo test --release --lib knowledge::tests::parse_speed -- --ignored --nocapture`
     /// prints the mean wall time of parse + classification.
     #[test]
+    #[ignore = "measurement; run explicitly with --ignored"]
     fn parse_speed() {
         let runs = 20;
         let start = std::time::Instant::now();
@@ -1109,8 +1111,6 @@ mod tests {
         }
         let ms = start.elapsed().as_secs_f64() * 1e3 / f64::from(runs);
         println!("knowledge table parse+classify: {ms:.1} ms mean over {runs} runs");
-        // generous bound: debug builds are ~10x slower than release
-        assert!(ms < 500.0, "{ms} ms");
     }
 
     #[test]

@@ -221,6 +221,9 @@ struct ConfigFile {
     allow: Vec<toml::Spanned<ConfigRule>>,
     #[serde(default)]
     deny: Vec<toml::Spanned<ConfigRule>>,
+    /// `[scan]` defaults: read by the command line (`cli::config`), not here.
+    #[serde(default, rename = "scan")]
+    _scan: Option<toml::Table>,
 }
 
 #[derive(Deserialize)]
@@ -298,7 +301,7 @@ impl Policy {
         let cfg: ConfigFile = toml::from_str(text).map_err(|e| PolicyError::Config {
             origin: file_origin.clone(),
             message: format!(
-                "{}; expected [[allow]] / [[deny]] tables with port = \"386/tcp\" and optional scope, transport, note",
+                "{}; expected [[allow]] / [[deny]] tables with port = \"386/tcp\" and optional scope, transport, note (and an optional [scan] table)",
                 e.to_string().trim_end()
             ),
         })?;
@@ -556,5 +559,14 @@ port = "53/udp@192.0.2.0/24"
             Policy::from_toml_str("[[allow]]\nport = \"1\"\ntransport = \"sctp\"\n", "p").is_err()
         );
         assert!(Policy::load_toml_file(Path::new("/nonexistent/ghostport.toml")).is_err());
+    }
+
+    #[test]
+    fn toml_scan_table_is_left_to_the_cli() {
+        let text = "[scan]\nmax_flows = 5\n\n[[allow]]\nport = 386\n";
+        let p = Policy::from_toml_str(text, "c.toml").map(|p| p.rules().len());
+        assert_eq!(p, Ok(1));
+        // other unknown tables are still refused
+        assert!(Policy::from_toml_str("[scna]\nmax_flows = 5\n", "c.toml").is_err());
     }
 }

@@ -1,7 +1,12 @@
 //! Reports: one serialisable [`Report`] built from an [`Analysis`], rendered
 //! as text (terminal), JSON, and the other formats in the submodules.
 
+pub mod community_id;
+pub mod csv;
+pub mod evidence;
+pub mod html;
 pub mod json;
+pub mod jsonl;
 pub mod memory;
 pub mod text;
 pub mod write;
@@ -114,6 +119,13 @@ pub struct Report {
     /// Flow records beyond the `--all-flows` cap.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flows_omitted: Option<u64>,
+    /// Live capture only: libpcap's counters and the capture settings
+    /// (absent in offline scans).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<crate::capture::live::CaptureStats>,
+    /// Evidence files written with `--evidence DIR`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<evidence::EvidenceIndex>,
 }
 
 impl Report {
@@ -145,6 +157,9 @@ impl Report {
             .iter()
             .filter_map(|i| i.summary.last_ts_nanos)
             .max();
+        let mut findings = a.outcome.findings;
+        let mut flows = all_flows.then_some(a.outcome.all_flows);
+        evidence::annotate(&mut findings, flows.as_mut());
         Report {
             meta: Meta {
                 tool: "ghostport",
@@ -172,7 +187,7 @@ impl Report {
                     tcp_timeout_s: cfg.flow.tcp_timeout_ns / 1_000_000_000,
                     udp_timeout_s: cfg.flow.udp_timeout_ns / 1_000_000_000,
                 },
-                findings: a.outcome.findings.len() as u64,
+                findings: findings.len() as u64,
                 findings_by_severity: by_sev,
                 suppressed: a.outcome.suppressed,
                 findings_dropped: a.outcome.findings_dropped,
@@ -180,10 +195,24 @@ impl Report {
                 capture_end: last.map(rfc3339_micros),
             },
             inputs: a.inputs,
-            findings: a.outcome.findings,
-            flows: all_flows.then_some(a.outcome.all_flows),
+            findings,
+            flows,
             flows_omitted: all_flows.then_some(a.outcome.all_flows_omitted),
+            capture: None,
+            evidence: None,
         }
+    }
+
+    /// The evidence file of a finding, if `--evidence` wrote one.
+    pub fn evidence_file(&self, finding_id: &str) -> Option<String> {
+        let e = self.evidence.as_ref()?;
+        let f = e.files.iter().find(|f| f.finding == finding_id)?;
+        Some(
+            std::path::Path::new(&e.dir)
+                .join(&f.file)
+                .display()
+                .to_string(),
+        )
     }
 
     /// Exit status like clamscan: 0 no findings, 1 findings, 2 error (an input

@@ -119,6 +119,29 @@ pub fn write(r: &Report, out: &mut dyn Write, style: Style) -> io::Result<()> {
             )?;
         }
     }
+    if let Some(c) = &r.capture {
+        writeln!(
+            out,
+            "  capture  {} live{}: libpcap received {}, dropped {} (buffer) + {} (interface), {} analysed{}",
+            clean(&c.interface),
+            c.filter
+                .as_deref()
+                .map(|f| format!(", filter '{}'", clean(f)))
+                .unwrap_or_default(),
+            c.received,
+            c.dropped,
+            c.if_dropped,
+            c.delivered,
+            if c.dropped + c.if_dropped > 0 {
+                format!(
+                    "  {}",
+                    style.level("high", "packets were dropped: the picture is incomplete")
+                )
+            } else {
+                String::new()
+            }
+        )?;
+    }
     let skipped: u64 = p.skipped.values().sum();
     let reasons: Vec<String> = p.skipped.iter().map(|(k, v)| format!("{k} {v}")).collect();
     writeln!(
@@ -272,7 +295,11 @@ fn finding(f: &Finding, out: &mut dyn Write, style: Style) -> io::Result<()> {
         rfc3339_micros(f.last_ts),
         human_duration(f.last_ts - f.first_ts),
         f.totals.flows,
-        f.clients_total,
+        if f.clients_capped {
+            format!("{}+", f.clients_total)
+        } else {
+            f.clients_total.to_string()
+        },
         clients.join(", "),
         if more > 0 {
             format!(" and {more} more")
@@ -342,6 +369,29 @@ fn finding(f: &Finding, out: &mut dyn Write, style: Style) -> io::Result<()> {
         .map(|a| format!("{} {}", a.id, a.name))
         .collect();
     writeln!(out, "    {:<9} {}", "att&ck", tags.join(", "))?;
+    if let Some(a) = &f.local_process {
+        writeln!(
+            out,
+            "    {:<9} {}",
+            "local",
+            clean(&crate::live::stream::attribution_summary(a))
+        )?;
+        for s in &a.sockets {
+            for p in &s.processes {
+                writeln!(
+                    out,
+                    "    {:<9} {} {} {} pid {} uid {} {}",
+                    "",
+                    clean(&s.role),
+                    clean(&s.local),
+                    clean(&s.state),
+                    p.pid,
+                    p.uid.map(|u| u.to_string()).unwrap_or_else(|| "?".into()),
+                    clean(&p.cmdline.join(" "))
+                )?;
+            }
+        }
+    }
     Ok(())
 }
 

@@ -17,6 +17,20 @@ pub enum WriteError {
     Io(PathBuf, io::Error),
 }
 
+/// The temporary name used while `path` is being written: a hidden file in
+/// the same folder (so the final rename stays on one file system).
+pub fn temp_path(path: &Path) -> PathBuf {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dir.join(format!(".{name}.ghostport-tmp-{}", std::process::id()))
+}
+
 /// Writes `path` through `fill`, atomically. `-` means standard output.
 pub fn write_file(
     path: &Path,
@@ -37,18 +51,24 @@ pub fn write_file(
             })
             .map_err(|e| WriteError::Io(path.to_path_buf(), e));
     }
+    // A device or FIFO (/dev/null, /dev/stdout, a named pipe) is written in
+    // place: renaming a temporary file over it would replace the device.
+    if let Ok(m) = fs::metadata(path)
+        && !m.is_file()
+        && !m.is_dir()
+    {
+        let io_err = |e| WriteError::Io(path.to_path_buf(), e);
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(io_err)?;
+        let mut w = BufWriter::new(file);
+        return fill(&mut w).and_then(|_| w.flush()).map_err(io_err);
+    }
     if !force && path.exists() {
         return Err(WriteError::Exists(path.to_path_buf()));
     }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.ghostport-tmp-{}", std::process::id()));
+    let tmp = temp_path(path);
     let io_err = |e| WriteError::Io(path.to_path_buf(), e);
     let result = (|| {
         let file = fs::File::create(&tmp)?;
@@ -87,5 +107,18 @@ mod tests {
             "temp file left behind"
         );
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn devices_are_written_in_place_not_replaced() {
+        let p = Path::new("/dev/null");
+        if fs::metadata(p).map_or(true, |m| m.is_file()) {
+            eprintln!("skipping: /dev/null is missing or not a device on this machine");
+            return;
+        }
+        write_file(p, false, &mut |w| w.write_all(b"x")).unwrap();
+        write_file(p, true, &mut |w| w.write_all(b"x")).unwrap();
+        let m = fs::metadata(p).unwrap();
+        assert!(!m.is_file(), "/dev/null was replaced by a regular file");
     }
 }

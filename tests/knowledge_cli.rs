@@ -1,0 +1,165 @@
+//! `ghostport port`, `ports` and `registry` through the binary.
+
+mod common;
+use common::*;
+
+#[test]
+fn port_386_explains_the_ghost() {
+    let r = run(&["port", "386/tcp"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("386/tcp: GHOST"), "{}", r.stdout);
+    assert!(r.stdout.contains("asa"));
+    assert!(r.stdout.contains("no Wireshark dissector"));
+    assert!(r.stdout.contains("IANA 2026-02-25"));
+    let j = run(&["port", "asa", "-F", "json"]).json();
+    let v = j["verdicts"].as_array().unwrap();
+    assert_eq!(v.len(), 2, "asa is tcp and udp");
+    assert!(v.iter().all(|x| x["class"] == "ghost" && x["port"] == 386));
+}
+
+#[test]
+fn port_classes_of_mainstream_software() {
+    for (spec, class) in [
+        ("22/tcp", "implemented"),
+        ("3306/tcp", "implemented"),
+        ("8443/tcp", "de-facto"),
+        ("9092/tcp", "implemented"),
+        ("6443/tcp", "de-facto"),
+        ("9100/tcp", "de-facto"),
+        ("5631/tcp", "de-facto"),
+        ("5357/tcp", "de-facto"),
+        ("0/tcp", "reserved"),
+        ("50000/tcp", "dynamic"),
+    ] {
+        let j = run(&["port", spec, "-F", "json"]).json();
+        assert_eq!(j["verdicts"][0]["class"], class, "{spec}");
+    }
+    let r = run(&["port", "nosuchservice"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("nosuchservice"));
+}
+
+#[test]
+fn ports_ghost_csv_lists_every_ghost_pair() {
+    let r = run(&["ports", "--class", "ghost", "-F", "csv"]);
+    assert_eq!(r.code, 0);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(lines[0].starts_with("port,transport,class"));
+    assert!(lines.iter().any(|l| l.starts_with("386,tcp,ghost")));
+    assert!(!lines.iter().any(|l| l.starts_with("3306,tcp,")));
+    let tcp = run(&[
+        "ports",
+        "--class",
+        "ghost",
+        "--transport",
+        "tcp",
+        "-F",
+        "json",
+    ])
+    .json();
+    let udp = run(&[
+        "ports",
+        "--class",
+        "ghost",
+        "--transport",
+        "udp",
+        "-F",
+        "json",
+    ])
+    .json();
+    let n = tcp.as_array().unwrap().len() + udp.as_array().unwrap().len();
+    assert_eq!(lines.len() - 1, n);
+}
+
+#[test]
+fn registry_diff_and_import() {
+    let csv = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/knowledge/data/sources/service-names-port-numbers.csv");
+    let xml = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data/iana/service-names-port-numbers-2026-08-17.xml");
+    if !xml.exists() {
+        eprintln!("skipping: {} not found", xml.display());
+        return;
+    }
+    let r = run(&[
+        "registry",
+        "diff",
+        csv.to_str().unwrap(),
+        xml.to_str().unwrap(),
+        "-F",
+        "json",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let changes = r.json();
+    let c = changes.as_array().unwrap();
+    assert!(
+        c.iter()
+            .any(|x| x["port"] == 4480 && x["transport"] == "tcp" && x["new_class"] == "ghost")
+    );
+    assert!(
+        c.iter()
+            .any(|x| x["port"] == 700 && x["transport"] == "udp")
+    );
+
+    let dir = std::env::temp_dir().join(format!("gp-data-{}", std::process::id()));
+    let out = bin()
+        .env("GHOSTPORT_DATA_DIR", &dir)
+        .args(["registry", "import", xml.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = bin()
+        .env("GHOSTPORT_DATA_DIR", &dir)
+        .args([
+            "scan",
+            "-q",
+            "-F",
+            "json",
+            fixture("demo.pcapng").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let rep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        rep["meta"]["data"]["registry"]
+            .as_str()
+            .unwrap()
+            .contains("2026-08-17"),
+        "{}",
+        rep["meta"]["data"]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn malformed_registry_names_line_and_field() {
+    let dir = std::env::temp_dir().join(format!("gp-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.csv");
+    std::fs::write(
+        &bad,
+        "Service Name,Port Number,Transport Protocol,Description,Assignee,Contact,Registration Date,Modification Date,Reference,Service Code,Unauthorized Use Reported,Assignment Notes\nasa,38x,tcp,ASA,,,,,,,,\n",
+    )
+    .unwrap();
+    let out = bin()
+        .env("GHOSTPORT_DATA_DIR", &dir)
+        .args(["registry", "import", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 2") && err.contains("Port Number"),
+        "{err}"
+    );
+    assert!(
+        !dir.join("registry.csv").exists(),
+        "a bad file must not be imported"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
