@@ -53,7 +53,13 @@ fn report(path: &Path, reader: ReaderKind) -> Value {
     let rep = Report::new(a, kb, vec!["ghostport".into()], &cfg, true);
     let mut v = serde_json::to_value(&rep).unwrap_or(Value::Null);
     if let Some(meta) = v.get_mut("meta").and_then(Value::as_object_mut) {
-        for k in ["analysis_start", "analysis_end", "elapsed_s", "errors"] {
+        for k in [
+            "analysis_start",
+            "analysis_end",
+            "elapsed_s",
+            "errors",
+            "peak_rss_bytes",
+        ] {
             meta.remove(k);
         }
     }
