@@ -172,6 +172,29 @@ fn streams_a_finding_with_the_local_process_and_ends_with_the_report() {
     assert_eq!(cap["if_dropped"], 0);
     assert!(cap["received"].as_u64().unwrap() >= frames);
     assert_eq!(r["inputs"][0]["format"], "live");
+    assert_matches_report_schema(r);
+}
+
+/// The live report (with `capture` and `local_process`) is a valid report.
+fn assert_matches_report_schema(r: &serde_json::Value) {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schema/report.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let v = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .build(&schema)
+        .unwrap();
+    let errors: Vec<String> = v
+        .iter_errors(r)
+        .take(10)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "live report vs schema:\n{}",
+        errors.join("\n")
+    );
 }
 
 #[test]
