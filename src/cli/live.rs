@@ -10,7 +10,6 @@ use super::{kb, use_color};
 use crate::analysis::AnalysisConfig;
 use crate::capture::live::{self, LiveOptions};
 use crate::classify::ClassifyConfig;
-use crate::flow::FlowConfig;
 use crate::knowledge::policy::Policy;
 use crate::report::text::clean;
 
@@ -26,14 +25,7 @@ fn policy(a: &LiveArgs) -> Result<Policy> {
 pub fn live(a: LiveArgs) -> Result<u8> {
     let kb = kb::active()?;
     let acfg = AnalysisConfig {
-        flow: FlowConfig {
-            max_flows: a.max_flows.max(1),
-            tcp_timeout_ns: i64::from(a.tcp_timeout) * 1_000_000_000,
-            udp_timeout_ns: i64::from(a.udp_timeout) * 1_000_000_000,
-            payload_cap: a.payload_cap,
-            payload_ports: None,
-            service_ports: None,
-        },
+        flow: super::flow_config(a.max_flows, a.tcp_timeout, a.udp_timeout, a.payload_cap),
         classify: ClassifyConfig {
             policy: policy(&a)?,
             all_flows_cap: if a.all_flows { a.all_flows_cap } else { 0 },

@@ -201,6 +201,23 @@ pub(crate) fn build_policy(
     Ok(p)
 }
 
+/// Flow-table settings from the options `scan` and `live` share.
+pub(crate) fn flow_config(
+    max_flows: usize,
+    tcp_timeout_s: u32,
+    udp_timeout_s: u32,
+    payload_cap: usize,
+) -> FlowConfig {
+    FlowConfig {
+        max_flows: max_flows.max(1),
+        tcp_timeout_ns: i64::from(tcp_timeout_s) * 1_000_000_000,
+        udp_timeout_ns: i64::from(udp_timeout_s) * 1_000_000_000,
+        payload_cap,
+        payload_ports: None,
+        service_ports: None,
+    }
+}
+
 fn policy(a: &ScanArgs) -> Result<Policy> {
     build_policy(a.config.as_deref(), &a.allow, &a.deny)
 }
@@ -286,14 +303,7 @@ fn scan(a: ScanArgs) -> Result<u8> {
     }
     let kb = kb::active()?;
     let cfg = AnalysisConfig {
-        flow: FlowConfig {
-            max_flows: a.max_flows.max(1),
-            tcp_timeout_ns: i64::from(a.tcp_timeout) * 1_000_000_000,
-            udp_timeout_ns: i64::from(a.udp_timeout) * 1_000_000_000,
-            payload_cap: a.payload_cap,
-            payload_ports: None,
-            service_ports: None,
-        },
+        flow: flow_config(a.max_flows, a.tcp_timeout, a.udp_timeout, a.payload_cap),
         classify: ClassifyConfig {
             policy: policy(&a)?,
             all_flows_cap: if a.all_flows { a.all_flows_cap } else { 0 },
