@@ -1,13 +1,16 @@
 //! The native reader and libpcap give identical reports (minus the
 //! wall-clock fields, and error wording that names the reader) on every
-//! capture in fixtures/ and in the shared corpus that libpcap can open.
+//! capture in fixtures/ and in the shared corpus that libpcap can open; and
+//! a scan with one thread gives the same report as a scan with two (the
+//! native reader reading ahead on a second thread), errors included, on
+//! every capture there, the corrupt corpus, and compressed copies.
 //!
 //! The shared corpus is $GHOSTPORT_SHARED_PCAPS, else ../shared/pcaps
 //! relative to the crate; it is skipped (with a message) when missing.
 
 use std::path::{Path, PathBuf};
 
-use ghostport::analysis::{self, AnalysisConfig};
+use ghostport::analysis::{self, AnalysisConfig, ScanOptions};
 use ghostport::capture::{Input, ReaderKind};
 use ghostport::knowledge::KnowledgeBase;
 use ghostport::report::Report;
@@ -41,15 +44,21 @@ fn shared_dir() -> Option<PathBuf> {
 }
 
 /// The JSON report of one scan, without the fields that may differ between
-/// runs or readers: wall-clock times, the error wording, and the input
-/// position in an error message.
+/// runs or readers: wall-clock times, and (`blank_errors`) the error wording
+/// and the input position in an error message.
 fn report(path: &Path, reader: ReaderKind) -> Value {
+    report_with(path, reader, 1, true)
+}
+
+fn report_with(path: &Path, reader: ReaderKind, threads: usize, blank_errors: bool) -> Value {
     let kb = KnowledgeBase::builtin();
     let cfg = AnalysisConfig {
         reader,
         ..AnalysisConfig::default()
     };
-    let a = analysis::scan(&[Input::Path(path.to_path_buf())], kb, &cfg, &mut ());
+    let opts = ScanOptions::default().threads(threads);
+    let input = Input::Path(path.to_path_buf());
+    let a = analysis::scan_with(&[input], kb, &cfg, opts, &mut ());
     let rep = Report::new(a, kb, vec!["ghostport".into()], &cfg, true);
     let mut v = serde_json::to_value(&rep).unwrap_or(Value::Null);
     if let Some(meta) = v.get_mut("meta").and_then(Value::as_object_mut) {
@@ -59,11 +68,18 @@ fn report(path: &Path, reader: ReaderKind) -> Value {
             "elapsed_s",
             "peak_rss_bytes",
             "errors",
-        ] {
-            meta.remove(k);
+        ]
+        .iter()
+        .filter(|k| blank_errors || **k != "errors")
+        {
+            meta.remove(*k);
         }
     }
-    if let Some(inputs) = v.get_mut("inputs").and_then(Value::as_array_mut) {
+    if let Some(inputs) = v
+        .get_mut("inputs")
+        .and_then(Value::as_array_mut)
+        .filter(|_| blank_errors)
+    {
         for i in inputs.iter_mut().filter_map(Value::as_object_mut) {
             if let Some(e) = i.get_mut("error")
                 && !e.is_null()
@@ -131,6 +147,43 @@ fn native_and_libpcap_reports_are_identical() {
     assert!(
         failures.is_empty(),
         "reports differ:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn one_thread_and_two_give_identical_reports() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut files = captures(&root);
+    files.extend(captures(&root.join("corrupt")));
+    if let Some(d) = shared_dir() {
+        files.extend(captures(&d));
+    }
+    // Compressed copies: decompression runs on the reader thread too.
+    let tmp = std::env::temp_dir().join(format!("ghostport-threads-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    for name in ["demo.pcapng", "tls-on-384.pcap", "truncated.pcap"] {
+        let data = std::fs::read(root.join(name)).unwrap();
+        let out = tmp.join(format!("{name}.gz"));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &data).unwrap();
+        std::fs::write(&out, gz.finish().unwrap()).unwrap();
+        files.push(out);
+    }
+    let mut failures = Vec::new();
+    for f in &files {
+        let one = report_with(f, ReaderKind::Native, 1, false);
+        let two = report_with(f, ReaderKind::Native, 2, false);
+        if let Some(d) = first_diff(&one, &two, "") {
+            failures.push(format!("{}: {d}", f.display()));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    eprintln!("{} captures compared", files.len());
+    assert!(files.len() >= 30, "only {} captures", files.len());
+    assert!(
+        failures.is_empty(),
+        "reports differ (\"native\" = 1 thread, \"libpcap\" = 2 threads):\n{}",
         failures.join("\n")
     );
 }

@@ -1,9 +1,10 @@
 //! Link layer + etherparse decode: first byte picks the link type, the rest
 //! is the frame. `decode` must return a packet or a skip reason, never panic,
-//! and a packet's payload must lie inside the frame.
+//! and a packet's payload must lie inside the frame. The hand-written fast
+//! path must agree with the general (etherparse) path on every input.
 #![no_main]
 
-use ghostport::decode::{LinkType, decode};
+use ghostport::decode::{LinkType, decode, decode_general};
 use libfuzzer_sys::fuzz_target;
 
 /// LINKTYPE numbers: every supported one, plus one unsupported.
@@ -16,7 +17,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let lt = LINKTYPES[usize::from(sel) % LINKTYPES.len()];
-    if let Ok(p) = decode(LinkType::from_linktype(lt), frame) {
+    let link = LinkType::from_linktype(lt);
+    let result = decode(link, frame);
+    assert_eq!(result, decode_general(link, frame), "fast path disagrees");
+    if let Ok(p) = result {
         assert!(p.payload.len() <= frame.len());
         let start = p.payload.as_ptr() as usize;
         let fstart = frame.as_ptr() as usize;

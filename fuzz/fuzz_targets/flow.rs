@@ -24,9 +24,9 @@ fn check(f: &Flow, cap: usize, finished: &mut u64) {
     *finished += 1;
     assert!(f.first_ts <= f.last_ts);
     assert!(f.packets() + u64::from(f.icmp_errors) >= 1 || f.packets() >= 1);
-    assert!(f.c2s_head.bytes.len() <= cap && f.s2c_head.bytes.len() <= cap);
-    assert!(f.c2s.payload_bytes >= f.c2s_head.bytes.len() as u64);
-    assert!(f.s2c.payload_bytes >= f.s2c_head.bytes.len() as u64);
+    assert!(f.c2s_head().bytes.len() <= cap && f.s2c_head().bytes.len() <= cap);
+    assert!(f.c2s.payload_bytes >= f.c2s_head().bytes.len() as u64);
+    assert!(f.s2c.payload_bytes >= f.s2c_head().bytes.len() as u64);
 }
 
 fuzz_target!(|data: &[u8]| {

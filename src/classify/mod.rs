@@ -496,8 +496,8 @@ impl<'kb> Classifier<'kb> {
             self.counts.ghost += 1;
             ident = Some(identify::identify(
                 f.transport,
-                &f.c2s_head.bytes,
-                &f.s2c_head.bytes,
+                &f.c2s_head().bytes,
+                &f.s2c_head().bytes,
             ));
         }
         if self.cfg.all_flows_cap > 0 {

@@ -19,7 +19,7 @@
 
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
 use serde::Serialize;
 
 use crate::Transport;
@@ -35,7 +35,7 @@ pub struct Endpoint {
 }
 
 /// Canonical, direction-free flow key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FlowKey {
     /// TCP or UDP.
     pub transport: Transport,
@@ -43,6 +43,27 @@ pub struct FlowKey {
     pub lo: Endpoint,
     /// The higher endpoint.
     pub hi: Endpoint,
+}
+
+/// Hashes the key in three wide words (the derived impl feeds the hasher
+/// a dozen small writes per packet).
+impl std::hash::Hash for FlowKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        fn bits(ip: &IpAddr) -> u128 {
+            match ip {
+                IpAddr::V4(a) => u128::from(a.to_bits()),
+                // The top bit marks IPv6, so ::a.b.c.d does not hash like
+                // a.b.c.d (equality decides anyway; this only spreads them).
+                IpAddr::V6(a) => a.to_bits() ^ (1 << 127),
+            }
+        }
+        let ports = (u64::from(self.lo.port) << 32)
+            | (u64::from(self.hi.port) << 16)
+            | u64::from(self.transport == Transport::Udp);
+        h.write_u64(ports);
+        h.write_u128(bits(&self.lo.ip));
+        h.write_u128(bits(&self.hi.ip));
+    }
 }
 
 impl FlowKey {
@@ -169,10 +190,9 @@ pub struct Flow {
     pub icmp_errors: u32,
     /// Type and code of the last ICMP error.
     pub icmp_last: Option<(u8, u8)>,
-    /// First payload bytes client → server.
-    pub c2s_head: PayloadHead,
-    /// First payload bytes server → client.
-    pub s2c_head: PayloadHead,
+    /// First payload bytes (client → server, server → client); allocated
+    /// at the first kept byte, so flows without kept payload stay small.
+    heads: Option<Box<[PayloadHead; 2]>>,
     /// Outermost VLAN id of the first packet.
     pub vlan: Option<u16>,
     /// Packets that were the first fragment of a fragmented datagram.
@@ -184,7 +204,72 @@ pub struct Flow {
     fin_s2c: bool,
 }
 
+/// An empty payload head, for flows that kept none.
+static EMPTY_HEAD: PayloadHead = PayloadHead {
+    bytes: Vec::new(),
+    next_seq: None,
+    gap: false,
+};
+
+/// The table's hash of a key.
+#[inline]
+fn hash_of(key: &FlowKey) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(key)
+}
+
 impl Flow {
+    /// The flow's canonical key.
+    pub fn key(&self) -> FlowKey {
+        FlowKey::of(self.transport, self.client, self.server)
+    }
+
+    /// True when `key` is this flow's key (either orientation).
+    #[inline]
+    fn has_key(&self, key: &FlowKey) -> bool {
+        self.transport == key.transport
+            && ((self.client == key.lo && self.server == key.hi)
+                || (self.client == key.hi && self.server == key.lo))
+    }
+
+    /// An unused slot of the table.
+    fn vacant() -> Flow {
+        let nobody = Endpoint {
+            ip: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            port: 0,
+        };
+        Flow {
+            id: 0,
+            transport: Transport::Tcp,
+            client: nobody,
+            server: nobody,
+            orientation: Orientation::FirstPacket,
+            c2s: DirStats::default(),
+            s2c: DirStats::default(),
+            first_ts: 0,
+            last_ts: 0,
+            icmp_errors: 0,
+            icmp_last: None,
+            heads: None,
+            vlan: None,
+            fragments: 0,
+            end: EndReason::EndOfInput,
+            keep_payload: false,
+            fin_c2s: false,
+            fin_s2c: false,
+        }
+    }
+
+    /// First payload bytes client → server (empty when none were kept).
+    pub fn c2s_head(&self) -> &PayloadHead {
+        self.heads.as_deref().map_or(&EMPTY_HEAD, |h| &h[0])
+    }
+
+    /// First payload bytes server → client (empty when none were kept).
+    pub fn s2c_head(&self) -> &PayloadHead {
+        self.heads.as_deref().map_or(&EMPTY_HEAD, |h| &h[1])
+    }
+
     /// The server answered: for TCP a SYN-ACK, payload, or any packet that is
     /// not a RST; for UDP any datagram back.
     pub fn answered(&self) -> bool {
@@ -216,7 +301,9 @@ impl Flow {
     fn swap_roles(&mut self, orientation: Orientation) {
         std::mem::swap(&mut self.client, &mut self.server);
         std::mem::swap(&mut self.c2s, &mut self.s2c);
-        std::mem::swap(&mut self.c2s_head, &mut self.s2c_head);
+        if let Some(h) = self.heads.as_deref_mut() {
+            h.swap(0, 1);
+        }
         std::mem::swap(&mut self.fin_c2s, &mut self.fin_s2c);
         self.orientation = orientation;
     }
@@ -319,9 +406,18 @@ pub struct FlowStats {
 
 const SWEEP_INTERVAL_NS: i64 = 5 * 1_000_000_000;
 
-/// The bounded flow table.
+/// Flow slots reserved (and written) when a table is made: memory is set by
+/// `--max-flows`, not by the capture, and no page is first touched while
+/// packets are read. Larger tables grow beyond this on demand.
+pub const PREALLOC_FLOWS_MAX: usize = 1 << 18;
+
+/// The bounded flow table: a key → slot index map (small buckets, sized for
+/// `max_flows` once, never rehashed) over a slab of flows reused through a
+/// free list.
 pub struct FlowTable {
-    map: FxHashMap<FlowKey, Flow>,
+    map: HashTable<u32>,
+    slots: Vec<Flow>,
+    free: Vec<u32>,
     cfg: FlowConfig,
     next_id: u64,
     finished: Vec<Flow>,
@@ -337,11 +433,13 @@ impl FlowTable {
             max_flows: cfg.max_flows.max(1),
             ..cfg
         };
+        let prealloc = cfg.max_flows.min(PREALLOC_FLOWS_MAX);
+        let mut slots = Vec::with_capacity(prealloc);
+        slots.resize(prealloc, Flow::vacant());
         FlowTable {
-            map: FxHashMap::with_capacity_and_hasher(
-                cfg.max_flows.min(1 << 16),
-                Default::default(),
-            ),
+            map: HashTable::with_capacity(cfg.max_flows.min(PREALLOC_FLOWS_MAX.max(1 << 20))),
+            free: (0..prealloc as u32).rev().collect(),
+            slots,
             cfg,
             next_id: 0,
             finished: Vec::new(),
@@ -349,6 +447,16 @@ impl FlowTable {
             last_sweep: None,
             scratch: Vec::new(),
         }
+    }
+
+    /// The ports whose flows keep payload (None: every flow).
+    pub fn payload_ports(&self) -> Option<&PortSet> {
+        self.cfg.payload_ports.as_ref()
+    }
+
+    /// Bytes of payload kept per direction (`--payload-cap`).
+    pub fn payload_cap(&self) -> usize {
+        self.cfg.payload_cap
     }
 
     /// Counters.
@@ -359,7 +467,33 @@ impl FlowTable {
     /// The flows currently held, in no particular order (live capture peeks
     /// at them; see `Analyzer::peek`).
     pub fn iter(&self) -> impl Iterator<Item = &Flow> {
-        self.map.values()
+        self.map.iter().filter_map(|&i| self.slots.get(i as usize))
+    }
+
+    /// The slot of the flow with `key` (whose hash is `hash`).
+    #[inline]
+    fn find(&self, key: &FlowKey, hash: u64) -> Option<u32> {
+        let slots = &self.slots;
+        self.map
+            .find(hash, |&i| {
+                slots.get(i as usize).is_some_and(|f| f.has_key(key))
+            })
+            .copied()
+    }
+
+    /// Takes the flow of `key` out of the table, freeing its slot.
+    fn take(&mut self, key: &FlowKey) -> Option<Flow> {
+        let slots = &self.slots;
+        let entry = self
+            .map
+            .find_entry(hash_of(key), |&i| {
+                slots.get(i as usize).is_some_and(|f| f.has_key(key))
+            })
+            .ok()?;
+        let (i, _) = entry.remove();
+        let f = std::mem::replace(self.slots.get_mut(i as usize)?, Flow::vacant());
+        self.free.push(i);
+        Some(f)
     }
 
     /// Flows currently held.
@@ -384,12 +518,25 @@ impl FlowTable {
 
     /// Ends every flow (end of input), in creation order.
     pub fn finish_all(&mut self) {
-        let mut all: Vec<Flow> = self.map.drain().map(|(_, f)| f).collect();
-        all.sort_by_key(|f| f.id);
-        for mut f in all {
-            f.end = EndReason::EndOfInput;
-            self.finished.push(f);
+        let mut done = std::mem::take(&mut self.finished);
+        self.finish_all_with(|f| done.push(f));
+        self.finished = done;
+    }
+
+    /// [`FlowTable::finish_all`], handing each flow to `f` (in creation
+    /// order) instead of collecting them: no second copy of a full table.
+    pub fn finish_all_with(&mut self, mut f: impl FnMut(Flow)) {
+        let mut idx: Vec<u32> = self.map.drain().collect();
+        idx.sort_unstable_by_key(|&i| self.slots.get(i as usize).map_or(0, |f| f.id));
+        for i in idx {
+            if let Some(slot) = self.slots.get_mut(i as usize) {
+                let mut flow = std::mem::replace(slot, Flow::vacant());
+                flow.end = EndReason::EndOfInput;
+                f(flow);
+            }
         }
+        self.free.clear();
+        self.free.extend((0..self.slots.len() as u32).rev());
     }
 
     /// Adds one packet observed at `ts` (ns) with `wire_len` frame bytes.
@@ -404,10 +551,14 @@ impl FlowTable {
             port: p.dst_port,
         };
         let key = FlowKey::of(p.transport, a, b);
+        let hash = hash_of(&key);
         let syn_only = p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
 
         if let PacketKind::IcmpError { icmp_type, code } = p.kind {
-            match self.map.get_mut(&key) {
+            match self
+                .find(&key, hash)
+                .and_then(|i| self.slots.get_mut(i as usize))
+            {
                 Some(f) => {
                     f.icmp_errors += 1;
                     f.icmp_last = Some((icmp_type, code));
@@ -418,33 +569,58 @@ impl FlowTable {
             return;
         }
 
-        if syn_only && p.transport == Transport::Tcp && self.map.get(&key).is_some_and(Flow::closed)
+        if syn_only
+            && p.transport == Transport::Tcp
+            && self
+                .find(&key, hash)
+                .and_then(|i| self.slots.get(i as usize))
+                .is_some_and(Flow::closed)
         {
             // A new connection on a closed 4-tuple: end the old flow.
-            if let Some(mut old) = self.map.remove(&key) {
+            if let Some(mut old) = self.take(&key) {
                 old.end = EndReason::Reused;
                 self.stats.reused += 1;
                 self.finished.push(old);
             }
         }
 
-        // One hash lookup per packet of a known flow (the entry API); room is
-        // made first only when the table is full and the flow is new.
-        if self.map.len() >= self.cfg.max_flows && !self.map.contains_key(&key) {
+        // One hash lookup per packet of a known flow; room is made first
+        // only when the table is full and the flow is new.
+        let found = self.find(&key, hash);
+        if found.is_none() && self.map.len() >= self.cfg.max_flows {
             self.make_room(ts);
         }
         let cap = self.cfg.payload_cap;
         let len_before = self.map.len() as u64;
         let cfg = &self.cfg;
-        let f = match self.map.entry(key) {
-            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
+        let slot = match found {
+            Some(i) => i as usize,
+            None => {
                 self.next_id += 1;
                 self.stats.created += 1;
-                let f = v.insert(new_flow(cfg, self.next_id, p, ts, a, b));
                 self.stats.peak = self.stats.peak.max(len_before + 1);
-                f
+                let flow = new_flow(cfg, self.next_id, p, ts, a, b);
+                let i = match self.free.pop() {
+                    Some(i) => {
+                        if let Some(s) = self.slots.get_mut(i as usize) {
+                            *s = flow;
+                        }
+                        i
+                    }
+                    None => {
+                        self.slots.push(flow);
+                        (self.slots.len() - 1) as u32
+                    }
+                };
+                let slots = &self.slots;
+                self.map.insert_unique(hash, i, |&j| {
+                    slots.get(j as usize).map_or(0, |f| hash_of(&f.key()))
+                });
+                i as usize
             }
+        };
+        let Some(f) = self.slots.get_mut(slot) else {
+            return;
         };
         // A SYN or SYN-ACK fixes the roles of a flow that began mid-stream.
         if f.transport == Transport::Tcp
@@ -468,10 +644,10 @@ impl FlowTable {
             }
         }
         let from_client = f.client == a;
-        let (dir, head, fin) = if from_client {
-            (&mut f.c2s, &mut f.c2s_head, &mut f.fin_c2s)
+        let (dir, fin) = if from_client {
+            (&mut f.c2s, &mut f.fin_c2s)
         } else {
-            (&mut f.s2c, &mut f.s2c_head, &mut f.fin_s2c)
+            (&mut f.s2c, &mut f.fin_s2c)
         };
         dir.packets += 1;
         dir.bytes += u64::from(wire_len);
@@ -483,9 +659,10 @@ impl FlowTable {
         if p.tcp_flags & tcp_flags::FIN != 0 {
             *fin = true;
         }
-        if f.keep_payload {
+        if f.keep_payload && !p.payload.is_empty() {
             let seq = (p.transport == Transport::Tcp).then_some(p.seq);
-            head.push(p.payload, seq, cap);
+            let heads = f.heads.get_or_insert_with(Default::default);
+            heads[usize::from(!from_client)].push(p.payload, seq, cap);
         }
         if p.first_fragment {
             f.fragments += 1;
@@ -508,14 +685,17 @@ impl FlowTable {
     pub fn expire(&mut self, now: i64) {
         let (tcp_to, udp_to) = (self.cfg.tcp_timeout_ns, self.cfg.udp_timeout_ns);
         self.scratch.clear();
-        for (k, f) in &self.map {
+        for &i in &self.map {
+            let Some(f) = self.slots.get(i as usize) else {
+                continue;
+            };
             let to = if f.transport == Transport::Tcp {
                 tcp_to
             } else {
                 udp_to
             };
             if now.saturating_sub(f.last_ts) > to {
-                self.scratch.push((f.last_ts, f.id, *k));
+                self.scratch.push((f.last_ts, f.id, f.key()));
             }
         }
         self.scratch.sort_unstable_by_key(|&(_, id, _)| id);
@@ -529,7 +709,7 @@ impl FlowTable {
         }
         for i in 0..self.scratch.len() {
             let k = self.scratch[i].2;
-            if let Some(mut f) = self.map.remove(&k) {
+            if let Some(mut f) = self.take(&k) {
                 f.end = EndReason::IdleTimeout;
                 self.stats.timed_out += 1;
                 self.finished.push(f);
@@ -545,8 +725,12 @@ impl FlowTable {
             return;
         }
         self.scratch.clear();
-        self.scratch
-            .extend(self.map.iter().map(|(k, f)| (f.last_ts, f.id, *k)));
+        let slots = &self.slots;
+        self.scratch.extend(
+            self.map
+                .iter()
+                .filter_map(|&i| slots.get(i as usize).map(|f| (f.last_ts, f.id, f.key()))),
+        );
         let n = (self.cfg.max_flows / 8).max(1).min(self.scratch.len());
         if n < self.scratch.len() {
             self.scratch
@@ -560,7 +744,7 @@ impl FlowTable {
         victims.sort_unstable_by_key(|&(_, id, _)| id);
         for i in 0..n {
             let k = self.scratch[i].2;
-            if let Some(mut f) = self.map.remove(&k) {
+            if let Some(mut f) = self.take(&k) {
                 f.end = EndReason::Evicted;
                 self.stats.evicted += 1;
                 self.finished.push(f);
@@ -605,8 +789,7 @@ fn new_flow(cfg: &FlowConfig, id: u64, p: &Packet<'_>, ts: i64, a: Endpoint, b: 
         last_ts: ts,
         icmp_errors: 0,
         icmp_last: None,
-        c2s_head: PayloadHead::default(),
-        s2c_head: PayloadHead::default(),
+        heads: None,
         vlan: p.vlan,
         fragments: 0,
         end: EndReason::EndOfInput,
@@ -701,7 +884,7 @@ mod tests {
         assert_eq!(f[0].orientation, Orientation::Syn);
         assert_eq!((f[0].c2s.packets, f[0].s2c.packets), (2, 1));
         assert!(f[0].answered());
-        assert_eq!(f[0].c2s_head.bytes, b"hi");
+        assert_eq!(f[0].c2s_head().bytes, b"hi");
     }
 
     #[test]

@@ -168,7 +168,7 @@ proptest! {
         }
         // No flow idle longer than its timeout survives a sweep.
         t.expire(now);
-        for f in t.map.values() {
+        for f in t.iter() {
             let to = timeout(&t.cfg, f.transport);
             prop_assert!(now - f.last_ts <= to, "flow idle {} ns > {} survived", now - f.last_ts, to);
         }

@@ -14,6 +14,8 @@ use crate::decode::{self, LinkType, PacketKind, Skip};
 use crate::flow::{FlowConfig, FlowStats, FlowTable};
 use crate::knowledge::{KnowledgeBase, PortClass};
 
+mod pipeline;
+
 /// Settings for one analysis.
 #[derive(Clone, Debug, Default)]
 pub struct AnalysisConfig {
@@ -50,13 +52,98 @@ pub struct PacketStats {
     pub malformed: u64,
 }
 
+/// The decode half of the per-frame work: link type, decoding, and the
+/// packet counters. Runs on the reading thread in a two-thread scan.
+#[derive(Default)]
+pub(crate) struct FrameDecoder {
+    stats: PacketStats,
+    skipped: [u64; Skip::COUNT],
+    last_linktype: Option<(u32, Option<LinkType>)>,
+}
+
+impl FrameDecoder {
+    /// Counts and decodes one frame.
+    #[inline]
+    pub(crate) fn frame<'a>(&mut self, f: &Frame<'a>) -> Result<decode::Packet<'a>, Skip> {
+        self.stats.frames += 1;
+        self.stats.wire_bytes += u64::from(f.orig_len.max(f.caplen));
+        if f.orig_len > f.caplen {
+            self.stats.truncated_frames += 1;
+        }
+        let link = match self.last_linktype {
+            Some((lt, link)) if lt == f.linktype => link,
+            _ => {
+                let link = LinkType::from_linktype(f.linktype);
+                self.last_linktype = Some((f.linktype, link));
+                link
+            }
+        };
+        match decode::decode(link, f.data) {
+            Ok(p) => {
+                self.stats.decoded += 1;
+                match p.kind {
+                    PacketKind::IcmpError { .. } => self.stats.icmp_errors += 1,
+                    PacketKind::Normal => match p.transport {
+                        crate::Transport::Tcp => self.stats.tcp += 1,
+                        crate::Transport::Udp => self.stats.udp += 1,
+                    },
+                }
+                if p.first_fragment {
+                    self.stats.first_fragments += 1;
+                }
+                Ok(p)
+            }
+            Err(skip) => {
+                if let Some(c) = self.skipped.get_mut(skip as usize) {
+                    *c += 1;
+                }
+                Err(skip)
+            }
+        }
+    }
+
+    /// Frames counted so far.
+    pub(crate) fn frames(&self) -> u64 {
+        self.stats.frames
+    }
+
+    /// Adds another decoder's counts to this one's.
+    pub(crate) fn absorb(&mut self, o: &FrameDecoder) {
+        let (a, b) = (&mut self.stats, &o.stats);
+        a.frames += b.frames;
+        a.wire_bytes += b.wire_bytes;
+        a.decoded += b.decoded;
+        a.tcp += b.tcp;
+        a.udp += b.udp;
+        a.icmp_errors += b.icmp_errors;
+        a.truncated_frames += b.truncated_frames;
+        a.first_fragments += b.first_fragments;
+        for (x, y) in self.skipped.iter_mut().zip(o.skipped) {
+            *x += y;
+        }
+    }
+
+    /// The counters, with the skip reasons by name.
+    fn stats(&self) -> PacketStats {
+        let mut s = self.stats.clone();
+        for r in Skip::ALL {
+            let n = self.skipped.get(r as usize).copied().unwrap_or(0);
+            if n > 0 {
+                s.skipped.insert(r.as_str(), n);
+                if r.is_malformed() {
+                    s.malformed += n;
+                }
+            }
+        }
+        s
+    }
+}
+
 /// The per-frame engine.
 pub struct Analyzer<'kb> {
     table: FlowTable,
     classifier: Classifier<'kb>,
-    skipped: [u64; Skip::COUNT],
-    stats: PacketStats,
-    last_linktype: Option<(u32, Option<LinkType>)>,
+    decoder: FrameDecoder,
     /// Live capture: the ports whose flows [`Analyzer::peek`] looks at.
     watch: Option<crate::flow::PortSet>,
     watch_news: u64,
@@ -98,9 +185,7 @@ impl<'kb> Analyzer<'kb> {
         Analyzer {
             table: FlowTable::new(flow_cfg),
             classifier: Classifier::new(kb, cfg.classify.clone()),
-            skipped: [0; Skip::COUNT],
-            stats: PacketStats::default(),
-            last_linktype: None,
+            decoder: FrameDecoder::default(),
             watch: None,
             watch_news: 0,
             watch_packets: 0,
@@ -157,58 +242,33 @@ impl<'kb> Analyzer<'kb> {
 
     /// Processes one frame. Returns the skip reason when it was not decoded.
     pub fn frame(&mut self, f: &Frame<'_>) -> Option<Skip> {
-        self.stats.frames += 1;
-        self.stats.wire_bytes += u64::from(f.orig_len.max(f.caplen));
-        if f.orig_len > f.caplen {
-            self.stats.truncated_frames += 1;
-        }
-        let link = match self.last_linktype {
-            Some((lt, link)) if lt == f.linktype => link,
-            _ => {
-                let link = LinkType::from_linktype(f.linktype);
-                self.last_linktype = Some((f.linktype, link));
-                link
-            }
-        };
-        let result = match decode::decode(link, f.data) {
+        match self.decoder.frame(f) {
             Ok(p) => {
-                self.stats.decoded += 1;
-                match p.kind {
-                    PacketKind::IcmpError { .. } => self.stats.icmp_errors += 1,
-                    PacketKind::Normal => match p.transport {
-                        crate::Transport::Tcp => self.stats.tcp += 1,
-                        crate::Transport::Udp => self.stats.udp += 1,
-                    },
-                }
-                if p.first_fragment {
-                    self.stats.first_fragments += 1;
-                }
-                if let Some(set) = &self.watch
-                    && (set.contains(p.transport, p.dst_port)
-                        || set.contains(p.transport, p.src_port))
-                {
-                    let created = self.table.stats().created;
-                    self.table.update(&p, f.ts_nanos, f.orig_len.max(f.caplen));
-                    self.watch_packets += 1;
-                    if self.table.stats().created != created {
-                        self.watch_news += 1;
-                    }
-                } else {
-                    self.table.update(&p, f.ts_nanos, f.orig_len.max(f.caplen));
-                }
+                self.packet(&p, f.ts_nanos, f.orig_len.max(f.caplen));
                 None
             }
-            Err(skip) => {
-                if let Some(c) = self.skipped.get_mut(skip as usize) {
-                    *c += 1;
-                }
-                Some(skip)
+            Err(skip) => Some(skip),
+        }
+    }
+
+    /// The flow half of [`Analyzer::frame`]: a decoded packet (counted by
+    /// a [`FrameDecoder`]) goes into the flow table.
+    fn packet(&mut self, p: &decode::Packet<'_>, ts: i64, wire_len: u32) {
+        if let Some(set) = &self.watch
+            && (set.contains(p.transport, p.dst_port) || set.contains(p.transport, p.src_port))
+        {
+            let created = self.table.stats().created;
+            self.table.update(p, ts, wire_len);
+            self.watch_packets += 1;
+            if self.table.stats().created != created {
+                self.watch_news += 1;
             }
-        };
+        } else {
+            self.table.update(p, ts, wire_len);
+        }
         if self.table.has_finished() {
             self.drain();
         }
-        result
     }
 
     fn drain(&mut self) {
@@ -219,17 +279,7 @@ impl<'kb> Analyzer<'kb> {
 
     /// Packet counters so far.
     pub fn packet_stats(&self) -> PacketStats {
-        let mut s = self.stats.clone();
-        for r in Skip::ALL {
-            let n = self.skipped.get(r as usize).copied().unwrap_or(0);
-            if n > 0 {
-                s.skipped.insert(r.as_str(), n);
-                if r.is_malformed() {
-                    s.malformed += n;
-                }
-            }
-        }
-        s
+        self.decoder.stats()
     }
 
     /// Flows currently in the table.
@@ -239,8 +289,9 @@ impl<'kb> Analyzer<'kb> {
 
     /// Ends the analysis: flushes the flow table and classifies.
     pub fn finish(mut self) -> (PacketStats, FlowStats, Outcome) {
-        self.table.finish_all();
         self.drain();
+        let classifier = &mut self.classifier;
+        self.table.finish_all_with(|f| classifier.add(&f));
         let stats = self.packet_stats();
         (stats, self.table.stats(), self.classifier.finish())
     }
@@ -311,15 +362,36 @@ pub struct ScanOptions {
     /// of CPU per GiB, on a side thread for regular files. When false, the
     /// report's `sha256` is null and `sha256_skipped` says why.
     pub hash: bool,
+    /// Threads (0 = automatic: 2 when the machine has 2 or more cores).
+    /// With 2 or more, the native reader reads and decompresses on a second
+    /// thread ahead of the analysis; results are identical.
+    pub threads: usize,
 }
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions { hash: true }
+        ScanOptions {
+            hash: true,
+            threads: 0,
+        }
     }
 }
 
 impl ScanOptions {
+    /// Sets the number of threads (0 = automatic).
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = n;
+        self
+    }
+
+    /// The number of threads a scan uses for reading and analysis.
+    pub fn effective_threads(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(2)),
+            n => n,
+        }
+    }
+
     /// Sets whether inputs are hashed.
     pub fn hash(mut self, hash: bool) -> Self {
         self.hash = hash;
@@ -352,10 +424,15 @@ pub fn scan_with(
     let started_ns = now_ns();
     let t0 = Instant::now();
     let mut az = Analyzer::new(kb, cfg);
+    let threads = opts.effective_threads();
+    let read_ahead = std::env::var_os("GHOSTPORT_READ_AHEAD").is_some() && threads > 1;
+    let threads = if read_ahead { 1 } else { threads };
     let mut results = Vec::with_capacity(inputs.len());
     let mut done_bytes = 0u64;
     for input in inputs {
-        let open_opts = capture::OpenOptions::reader(cfg.reader).hash(opts.hash);
+        let open_opts = capture::OpenOptions::reader(cfg.reader)
+            .hash(opts.hash)
+            .read_ahead(read_ahead);
         let skipped_note = (!opts.hash).then_some(SHA256_SKIPPED);
         let mut source = match capture::open_with(input, open_opts) {
             Ok(s) => s,
@@ -368,11 +445,20 @@ pub fn scan_with(
                 continue;
             }
         };
-        let (t_in, frames_before) = (Instant::now(), az.stats.frames);
-        let error = read_all(&mut az, source.as_mut(), done_bytes, progress).err();
-        log_input(input, az.stats.frames - frames_before, t_in, error.as_ref());
+        let (t_in, frames_before) = (Instant::now(), az.decoder.frames());
+        let error = if threads > 1 {
+            pipeline::read_all(&mut az, source.as_mut(), done_bytes, progress).err()
+        } else {
+            read_all(&mut az, source.as_mut(), done_bytes, progress).err()
+        };
+        log_input(
+            input,
+            az.decoder.frames() - frames_before,
+            t_in,
+            error.as_ref(),
+        );
         done_bytes += source.position();
-        progress.update(done_bytes, az.stats.frames);
+        progress.update(done_bytes, az.decoder.frames());
         let summary = source.finish();
         results.push(InputResult {
             summary,
@@ -432,7 +518,7 @@ fn read_all(
         }
         n = n.wrapping_add(1);
         if n.is_multiple_of(8192) {
-            progress.update(base + source.position(), az.stats.frames);
+            progress.update(base + source.position(), az.decoder.frames());
         }
     }
 }
