@@ -178,3 +178,168 @@ fn usage_errors_are_exit_2() {
     assert!(r.stdout.is_empty());
     assert!(r.stderr.contains("--no-such-flag"), "{}", r.stderr);
 }
+
+#[test]
+fn usage_errors_in_json_modes_are_json_error_objects() {
+    // Every spelling of the format, scan and live, jsonl too.
+    for args in [
+        &["scan", "--bogus", "-F", "json", "x.pcap"][..],
+        &["scan", "-Fjson", "--bogus", "x.pcap"],
+        &["scan", "--format=jsonl", "--bogus", "x.pcap"],
+        &[
+            "scan",
+            "-q",
+            "--format",
+            "json",
+            "--max-flows",
+            "many",
+            "x.pcap",
+        ],
+        &["live", "-i", "lo", "-F", "jsonl", "--bogus"],
+    ] {
+        let v = json_error(args, "");
+        let msg = v["error"]["message"].as_str().unwrap();
+        assert!(
+            msg.contains("--bogus") || msg.contains("many"),
+            "{args:?}: {msg}"
+        );
+        assert!(!msg.contains('\n'), "one line: {msg}");
+    }
+    // A missing input: clap's "required arguments" error, as JSON.
+    let v = json_error(&["scan", "-F", "json"], "<INPUT>");
+    assert!(v["error"]["message"].as_str().unwrap().contains("required"));
+    // The config file's format counts when -F is not given.
+    let d = tmp("usage-config");
+    let cfg = d.join("c.toml");
+    std::fs::write(&cfg, "[scan]\nformat = \"json\"\n").unwrap();
+    json_error(
+        &[
+            "scan",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--bogus",
+            "x.pcap",
+        ],
+        "--bogus",
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn help_and_version_are_unchanged_in_json_modes() {
+    let r = run(&["scan", "-F", "json", "--help"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("Usage: ghostport scan"), "{}", r.stdout);
+    assert!(!r.stdout.contains("\"error\""));
+    let r = run(&["scan", "-F", "json", "--version"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with("ghostport") && r.stdout.contains(env!("CARGO_PKG_VERSION")),
+        "{}",
+        r.stdout
+    );
+    // Text mode: clap's own message on stderr, nothing on stdout.
+    let r = run(&["scan", "-F", "text", "--bogus", "x.pcap"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert!(
+        r.stderr.starts_with("error: unexpected argument '--bogus'"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_full_device_as_output_is_a_clear_error() {
+    let p = std::path::Path::new("/dev/full");
+    if !std::fs::metadata(p).is_ok_and(|m| !m.is_file()) {
+        eprintln!("skipping: /dev/full is missing or not a device on this machine");
+        return;
+    }
+    let demo = fixture("demo.pcapng");
+    let v = json_error(
+        &[
+            "scan",
+            "-q",
+            "-F",
+            "json",
+            "-o",
+            "/dev/full",
+            demo.to_str().unwrap(),
+        ],
+        "/dev/full",
+    );
+    let msg = v["error"]["message"].as_str().unwrap().to_ascii_lowercase();
+    assert!(msg.contains("no space left on device"), "{msg}");
+}
+
+/// A tmpfs of a few KiB mounted on a folder the test creates; unmounted
+/// (and the folder removed) on drop, also when the test fails.
+struct TinyFs(std::path::PathBuf);
+
+impl TinyFs {
+    fn mount(name: &str, size: &str) -> Option<TinyFs> {
+        if !nix::unistd::Uid::effective().is_root() {
+            eprintln!("skipping: mounting a small tmpfs needs root (CI runs as root)");
+            return None;
+        }
+        let d = tmp(name);
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&d)
+            .status();
+        match st {
+            Ok(s) if s.success() => Some(TinyFs(d)),
+            other => {
+                eprintln!("skipping: cannot mount a tmpfs here ({other:?})");
+                let _ = std::fs::remove_dir_all(&d);
+                None
+            }
+        }
+    }
+
+    /// Fills the file system up (so even a small report does not fit).
+    fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.0.join("filler")).unwrap();
+        let block = [0u8; 4096];
+        while f.write_all(&block).is_ok() {}
+    }
+}
+
+impl Drop for TinyFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn a_full_disk_leaves_no_report_behind() {
+    let Some(fs) = TinyFs::mount("fulldisk", "64k") else {
+        return;
+    };
+    fs.fill();
+    let demo = fixture("demo.pcapng");
+    let out = fs.0.join("r.json");
+    let html = fs.0.join("r.html");
+    let v = json_error(
+        &[
+            "scan",
+            "-q",
+            "-F",
+            "json",
+            "-o",
+            out.to_str().unwrap(),
+            "--report",
+            &format!("html:{}", html.display()),
+            demo.to_str().unwrap(),
+        ],
+        "r.json",
+    );
+    let msg = v["error"]["message"].as_str().unwrap().to_ascii_lowercase();
+    assert!(msg.contains("no space left on device"), "{msg}");
+    assert!(!out.exists(), "a failed report was left behind");
+    assert!(!html.exists());
+    assert!(leftovers(&fs.0).is_empty(), "{:?}", leftovers(&fs.0));
+}
