@@ -273,47 +273,6 @@ fn a_full_device_as_output_is_a_clear_error() {
     assert!(msg.contains("no space left on device"), "{msg}");
 }
 
-/// A tmpfs of a few KiB mounted on a folder the test creates; unmounted
-/// (and the folder removed) on drop, also when the test fails.
-struct TinyFs(std::path::PathBuf);
-
-impl TinyFs {
-    fn mount(name: &str, size: &str) -> Option<TinyFs> {
-        if !nix::unistd::Uid::effective().is_root() {
-            eprintln!("skipping: mounting a small tmpfs needs root (CI runs as root)");
-            return None;
-        }
-        let d = tmp(name);
-        let st = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&d)
-            .status();
-        match st {
-            Ok(s) if s.success() => Some(TinyFs(d)),
-            other => {
-                eprintln!("skipping: cannot mount a tmpfs here ({other:?})");
-                let _ = std::fs::remove_dir_all(&d);
-                None
-            }
-        }
-    }
-
-    /// Fills the file system up (so even a small report does not fit).
-    fn fill(&self) {
-        use std::io::Write;
-        let mut f = std::fs::File::create(self.0.join("filler")).unwrap();
-        let block = [0u8; 4096];
-        while f.write_all(&block).is_ok() {}
-    }
-}
-
-impl Drop for TinyFs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn a_full_disk_leaves_no_report_behind() {
     let Some(fs) = TinyFs::mount("fulldisk", "64k") else {
