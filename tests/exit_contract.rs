@@ -270,7 +270,10 @@ fn a_full_device_as_output_is_a_clear_error() {
         "/dev/full",
     );
     let msg = v["error"]["message"].as_str().unwrap().to_ascii_lowercase();
-    assert!(msg.contains("no space left on device"), "{msg}");
+    assert!(
+        msg.contains("no space left on device (free space, or write the report elsewhere)"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -297,7 +300,10 @@ fn a_full_disk_leaves_no_report_behind() {
         "r.json",
     );
     let msg = v["error"]["message"].as_str().unwrap().to_ascii_lowercase();
-    assert!(msg.contains("no space left on device"), "{msg}");
+    assert!(
+        msg.contains("no space left on device (free space, or write the report elsewhere)"),
+        "{msg}"
+    );
     assert!(!out.exists(), "a failed report was left behind");
     assert!(!html.exists());
     assert!(leftovers(&fs.0).is_empty(), "{:?}", leftovers(&fs.0));

@@ -810,6 +810,54 @@ mod tests {
     }
 
     #[test]
+    fn read_errors_say_the_interface_went_away() {
+        let e = read_fault("gpt-1", "The interface disappeared");
+        assert_eq!(
+            e.to_string(),
+            "interface gpt-1 went away (device removed; libpcap: The interface disappeared) — capture stopped; the report covers what was seen before"
+        );
+        assert!(matches!(
+            read_fault("eth0", "The interface went down"),
+            LiveError::InterfaceGone { .. }
+        ));
+        assert!(matches!(
+            read_fault("eth0", "recvfrom: Bad address"),
+            LiveError::Read { .. }
+        ));
+        assert_eq!(
+            describe_write_error(&std::io::Error::from_raw_os_error(28)),
+            "no space left on device (free space, or bound the evidence with --ring N:MB)"
+        );
+    }
+
+    #[test]
+    fn evidence_files_are_pcaps_libpcap_reads() {
+        let dir = std::env::temp_dir().join(format!("gp-evidence-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("ev.pcap");
+        let mut ev = Evidence::create(&p, 1, 65535, true).unwrap();
+        ev.push(1_700_000_000, 123_456_789, 60, &[0xab; 42])
+            .unwrap();
+        ev.push(1_700_000_001, 5, 14, &[0xcd; 14]).unwrap();
+        assert_eq!(ev.size(), 24 + 16 + 42 + 16 + 14);
+        ev.flush().unwrap();
+        drop(ev);
+        let mut cap = pcap::Capture::from_file_with_precision(&p, pcap::Precision::Nano).unwrap();
+        assert_eq!(cap.get_datalink().0, 1);
+        let a = cap.next_packet().unwrap();
+        assert_eq!(
+            (a.header.ts.tv_sec, a.header.ts.tv_usec),
+            (1_700_000_000, 123_456_789)
+        );
+        assert_eq!((a.header.caplen, a.header.len), (42, 60));
+        assert_eq!(a.data, &[0xab; 42][..]);
+        let b = cap.next_packet().unwrap();
+        assert_eq!(b.data, &[0xcd; 14][..]);
+        assert!(cap.next_packet().is_err(), "two records only");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn errors_name_the_interface_and_the_fix() {
         let e = map_open_error(
             "eth9",
