@@ -585,3 +585,36 @@ fn a_full_disk_for_the_evidence_stops_the_capture_and_keeps_the_report() {
     assert!(s["summary"]["packets"]["frames"].as_u64().unwrap() <= frames);
     drop(fs);
 }
+
+#[test]
+fn a_report_that_does_not_fit_is_not_left_half_written() {
+    if !can_capture() {
+        return;
+    }
+    let Some(fs) = common::TinyFs::mount("live-o", "16k") else {
+        return;
+    };
+    fs.fill();
+    let out = fs.0.join("r.json");
+    // --count 0: the capture ends at once, then the report is written.
+    let r = run(&[
+        "live",
+        "-i",
+        "lo",
+        "--count",
+        "0",
+        "-F",
+        "json",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let msg = format!(
+        "cannot write {}: no space left on device (free space, or write the report elsewhere); the partial file was removed",
+        out.display()
+    );
+    assert!(r.stderr.contains(&msg), "{}", r.stderr);
+    assert_eq!(r.json()["error"]["message"], msg.as_str());
+    assert!(!out.exists(), "the report file was left behind");
+    drop(fs);
+}

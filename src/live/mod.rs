@@ -422,17 +422,11 @@ fn write_report(
                 // was created before the capture, while privileged).
                 let _ = f.set_len(0);
                 let removed = std::fs::remove_file(&*path).is_ok();
-                return Err(e).with_context(|| {
-                    format!(
-                        "cannot write the report file {}{}",
-                        path.display(),
-                        if removed {
-                            " (the partial file was removed)"
-                        } else {
-                            " (the partial file was emptied)"
-                        }
-                    )
-                });
+                anyhow::bail!(
+                    "{}; the partial file was {}",
+                    report::write::WriteError::Io(path.clone(), e),
+                    if removed { "removed" } else { "emptied" }
+                );
             }
         }
         None => {
