@@ -90,3 +90,49 @@ pub fn finding_ports(report: &serde_json::Value) -> Vec<(u64, String)> {
     v.sort();
     v
 }
+
+/// A tmpfs of a few KiB mounted on a folder of its own in the temp dir;
+/// unmounted (and the folder removed) on drop, also when the test fails.
+/// `None`, with a printed reason, without root or when mounting fails.
+pub struct TinyFs(pub PathBuf);
+
+impl TinyFs {
+    pub fn mount(name: &str, size: &str) -> Option<TinyFs> {
+        if !nix::unistd::Uid::effective().is_root() {
+            eprintln!("skipping: mounting a small tmpfs needs root (CI runs as root)");
+            return None;
+        }
+        let d = std::env::temp_dir().join(format!("gp-tinyfs-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&d)
+            .status();
+        match st {
+            Ok(s) if s.success() => Some(TinyFs(d)),
+            other => {
+                eprintln!("skipping: cannot mount a tmpfs here ({other:?})");
+                let _ = std::fs::remove_dir_all(&d);
+                None
+            }
+        }
+    }
+
+    /// Fills the file system up, so that not even a small file fits.
+    pub fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.0.join("filler")).unwrap();
+        let block = [0u8; 4096];
+        while f.write_all(&block).is_ok() {}
+        let byte = [0u8; 1];
+        while f.write_all(&byte).is_ok() {}
+    }
+}
+
+impl Drop for TinyFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -178,3 +178,133 @@ fn usage_errors_are_exit_2() {
     assert!(r.stdout.is_empty());
     assert!(r.stderr.contains("--no-such-flag"), "{}", r.stderr);
 }
+
+#[test]
+fn usage_errors_in_json_modes_are_json_error_objects() {
+    // Every spelling of the format, scan and live, jsonl too.
+    for args in [
+        &["scan", "--bogus", "-F", "json", "x.pcap"][..],
+        &["scan", "-Fjson", "--bogus", "x.pcap"],
+        &["scan", "--format=jsonl", "--bogus", "x.pcap"],
+        &[
+            "scan",
+            "-q",
+            "--format",
+            "json",
+            "--max-flows",
+            "many",
+            "x.pcap",
+        ],
+        &["live", "-i", "lo", "-F", "jsonl", "--bogus"],
+    ] {
+        let v = json_error(args, "");
+        let msg = v["error"]["message"].as_str().unwrap();
+        assert!(
+            msg.contains("--bogus") || msg.contains("many"),
+            "{args:?}: {msg}"
+        );
+        assert!(!msg.contains('\n'), "one line: {msg}");
+    }
+    // A missing input: clap's "required arguments" error, as JSON.
+    let v = json_error(&["scan", "-F", "json"], "<INPUT>");
+    assert!(v["error"]["message"].as_str().unwrap().contains("required"));
+    // The config file's format counts when -F is not given.
+    let d = tmp("usage-config");
+    let cfg = d.join("c.toml");
+    std::fs::write(&cfg, "[scan]\nformat = \"json\"\n").unwrap();
+    json_error(
+        &[
+            "scan",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--bogus",
+            "x.pcap",
+        ],
+        "--bogus",
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn help_and_version_are_unchanged_in_json_modes() {
+    let r = run(&["scan", "-F", "json", "--help"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("Usage: ghostport scan"), "{}", r.stdout);
+    assert!(!r.stdout.contains("\"error\""));
+    let r = run(&["scan", "-F", "json", "--version"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with("ghostport") && r.stdout.contains(env!("CARGO_PKG_VERSION")),
+        "{}",
+        r.stdout
+    );
+    // Text mode: clap's own message on stderr, nothing on stdout.
+    let r = run(&["scan", "-F", "text", "--bogus", "x.pcap"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert!(
+        r.stderr.starts_with("error: unexpected argument '--bogus'"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_full_device_as_output_is_a_clear_error() {
+    let p = std::path::Path::new("/dev/full");
+    if !std::fs::metadata(p).is_ok_and(|m| !m.is_file()) {
+        eprintln!("skipping: /dev/full is missing or not a device on this machine");
+        return;
+    }
+    let demo = fixture("demo.pcapng");
+    let v = json_error(
+        &[
+            "scan",
+            "-q",
+            "-F",
+            "json",
+            "-o",
+            "/dev/full",
+            demo.to_str().unwrap(),
+        ],
+        "/dev/full",
+    );
+    let msg = v["error"]["message"].as_str().unwrap().to_ascii_lowercase();
+    assert!(
+        msg.contains("no space left on device (free space, or write the report elsewhere)"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_full_disk_leaves_no_report_behind() {
+    let Some(fs) = TinyFs::mount("fulldisk", "64k") else {
+        return;
+    };
+    fs.fill();
+    let demo = fixture("demo.pcapng");
+    let out = fs.0.join("r.json");
+    let html = fs.0.join("r.html");
+    let v = json_error(
+        &[
+            "scan",
+            "-q",
+            "-F",
+            "json",
+            "-o",
+            out.to_str().unwrap(),
+            "--report",
+            &format!("html:{}", html.display()),
+            demo.to_str().unwrap(),
+        ],
+        "r.json",
+    );
+    let msg = v["error"]["message"].as_str().unwrap().to_ascii_lowercase();
+    assert!(
+        msg.contains("no space left on device (free space, or write the report elsewhere)"),
+        "{msg}"
+    );
+    assert!(!out.exists(), "a failed report was left behind");
+    assert!(!html.exists());
+    assert!(leftovers(&fs.0).is_empty(), "{:?}", leftovers(&fs.0));
+}

@@ -27,9 +27,17 @@ fn can_capture() -> bool {
     true
 }
 
-/// Starts `ghostport live ARGS`, waits for its "capturing on" line, and
+/// Starts `ghostport live ARGS`, waits for its "capturing on lo" line, and
 /// returns it with a channel of its stdout lines.
 fn start(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
+    let (child, lines, _stderr) = start_on("lo", args);
+    (child, lines)
+}
+
+/// Starts `ghostport live ARGS`, waits for its "capturing on IFACE" line,
+/// and returns it with a channel of its stdout lines and one that gets the
+/// rest of its stderr when it ends.
+fn start_on(iface: &str, args: &[&str]) -> (Child, mpsc::Receiver<String>, mpsc::Receiver<String>) {
     let mut child = bin()
         .arg("live")
         .args(args)
@@ -41,15 +49,17 @@ fn start(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
     let mut first = String::new();
     err.read_line(&mut first).unwrap();
     assert!(
-        first.contains("capturing on lo"),
+        first.contains(&format!("capturing on {iface} ")),
         "unexpected first stderr line: {first}"
     );
+    let (etx, erx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut rest = String::new();
         let _ = err.read_to_string(&mut rest);
         if !rest.is_empty() {
             eprintln!("ghostport stderr: {rest}");
         }
+        let _ = etx.send(rest);
     });
     let out = BufReader::new(child.stdout.take().unwrap());
     let (tx, rx) = mpsc::channel();
@@ -60,7 +70,7 @@ fn start(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
             }
         }
     });
-    (child, rx)
+    (child, rx, erx)
 }
 
 /// Waits for the child with a deadline (then kills it and fails).
@@ -357,4 +367,254 @@ fn interfaces_lists_loopback() {
         }
         None => eprintln!("skipping: libpcap lists no lo here (not permitted?)"),
     }
+}
+
+/// `ip ARGS`, Ok when it succeeded, else its message.
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run ip ({e}); install iproute2"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// A veth pair `gpt-PID` / `gpp-PID` whose peer end is in a network
+/// namespace `gpt-PID` of its own, 198.51.100.1/24 here and .2 there.
+/// Removed on drop (also when the test fails).
+struct Veth {
+    name: String,
+    ns: String,
+}
+
+impl Veth {
+    fn create() -> Result<Veth, String> {
+        let pid = std::process::id();
+        let v = Veth {
+            name: format!("gpt-{pid}"),
+            ns: format!("gpt-{pid}"),
+        };
+        let peer = format!("gpp-{pid}");
+        ip(&["netns", "add", &v.ns])?;
+        ip(&[
+            "link", "add", &v.name, "type", "veth", "peer", "name", &peer,
+        ])?;
+        ip(&["link", "set", &peer, "netns", &v.ns])?;
+        ip(&["-n", &v.ns, "addr", "add", "198.51.100.2/24", "dev", &peer])?;
+        ip(&["-n", &v.ns, "link", "set", &peer, "up"])?;
+        ip(&["addr", "add", "198.51.100.1/24", "dev", &v.name])?;
+        ip(&["link", "set", &v.name, "up"])?;
+        Ok(v)
+    }
+}
+
+impl Drop for Veth {
+    fn drop(&mut self) {
+        let _ = ip(&["link", "del", &self.name]);
+        let _ = ip(&["netns", "del", &self.ns]);
+    }
+}
+
+#[test]
+fn an_interface_that_goes_away_ends_the_capture_with_the_report() {
+    if !can_capture() {
+        return;
+    }
+    let veth = match Veth::create() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("skipping: cannot create a veth pair in a namespace here: {e}");
+            return;
+        }
+    };
+    let iface = veth.name.clone();
+    // --duration 60: only the interface going away ends this run in time.
+    let (mut child, lines, stderr) = start_on(
+        &iface,
+        &[
+            "-i",
+            &iface,
+            "-f",
+            "udp and host 198.51.100.2",
+            "--duration",
+            "60",
+            "--format",
+            "jsonl",
+        ],
+    );
+    // Traffic through the interface (into the namespace, where nothing
+    // listens on the ghost port 384/udp) until the finding is streamed.
+    let sock = std::net::UdpSocket::bind("198.51.100.1:0").unwrap();
+    let mut finding = None;
+    for _ in 0..50 {
+        let _ = sock.send_to(b"ghost", "198.51.100.2:384");
+        if let Ok(l) = lines.recv_timeout(Duration::from_millis(200)) {
+            finding = Some(l);
+            break;
+        }
+    }
+    let finding = finding.expect("no finding streamed for the traffic through the veth");
+    let ev: serde_json::Value = serde_json::from_str(&finding).unwrap();
+    assert_eq!(ev["key"], "ghost-port/udp/198.51.100.2:384", "{finding}");
+
+    ip(&["link", "del", &iface]).unwrap();
+    let code = wait(&mut child, Duration::from_secs(20));
+    let err = stderr.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(code, 2, "incomplete capture → exit 2: {err}");
+    let want = format!("ghostport: error: interface {iface} went away (device removed; libpcap: ");
+    assert!(err.contains(&want), "{err}");
+    assert!(
+        err.contains("capture stopped; the report covers what was seen before"),
+        "{err}"
+    );
+    assert!(err.contains("the report is incomplete"), "{err}");
+
+    let rest: Vec<String> = lines.try_iter().collect();
+    let last = rest.last().expect("no report line");
+    let rep: serde_json::Value = serde_json::from_str(last).unwrap();
+    assert_eq!(rep["event"], "report");
+    let r = &rep["report"];
+    assert_eq!(r["meta"]["complete"], false);
+    let e = r["meta"]["errors"][0].as_str().unwrap();
+    assert!(
+        e.starts_with(&format!("interface {iface} went away")),
+        "{e}"
+    );
+    assert_eq!(r["inputs"][0]["error"], e);
+    assert_eq!(r["capture"]["interface"], iface.as_str());
+    assert!(r["summary"]["packets"]["frames"].as_u64().unwrap() >= 1);
+    let f = &r["findings"][0];
+    assert_eq!(f["server"]["ip"], "198.51.100.2");
+    assert_eq!(f["server"]["port"], 384);
+    assert_matches_report_schema(r);
+    drop(veth);
+}
+
+#[test]
+fn an_unwritable_evidence_file_stops_before_capturing() {
+    if !can_capture() {
+        return;
+    }
+    if !std::fs::metadata("/dev/full").is_ok_and(|m| !m.is_file()) {
+        eprintln!("skipping: /dev/full is missing or not a device on this machine");
+        return;
+    }
+    let r = run(&[
+        "live",
+        "-i",
+        "lo",
+        "-w",
+        "/dev/full",
+        "-F",
+        "json",
+        "--duration",
+        "30",
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let msg = "cannot write the capture file /dev/full: no space left on device (free space, or bound the evidence with --ring N:MB)";
+    assert!(r.stderr.contains(msg), "{}", r.stderr);
+    let v = r.json();
+    assert_eq!(v["error"]["message"], msg);
+    assert_eq!(v["error"]["exit_code"], 2);
+}
+
+#[test]
+fn a_full_disk_for_the_evidence_stops_the_capture_and_keeps_the_report() {
+    if !can_capture() {
+        return;
+    }
+    let Some(fs) = common::TinyFs::mount("live-w", "32k") else {
+        return;
+    };
+    let ev = fs.0.join("ev.pcap");
+    let (mut child, lines, stderr) = start_on(
+        "lo",
+        &[
+            "-i",
+            "lo",
+            "-f",
+            "udp and host 127.0.0.77",
+            "-w",
+            ev.to_str().unwrap(),
+            "--duration",
+            "60",
+            "--format",
+            "jsonl",
+        ],
+    );
+    // 1000-byte datagrams until the 32 KiB file system is full and the
+    // capture stops (about 30); the bound only guards against a hang.
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let payload = [0x47u8; 1000];
+    for _ in 0..5000 {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        let _ = sock.send_to(&payload, "127.0.0.77:384");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let code = wait(&mut child, Duration::from_secs(20));
+    let err = stderr.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(code, 2, "{err}");
+    let want = format!(
+        "ghostport: error: cannot write capture to {}: no space left on device (free space, or bound the evidence with --ring N:MB) — capture stopped; the report covers what was seen before",
+        ev.display()
+    );
+    assert!(err.contains(&want), "{err}");
+
+    let all: Vec<String> = lines.try_iter().collect();
+    let rep: serde_json::Value = serde_json::from_str(all.last().expect("no report")).unwrap();
+    let r = &rep["report"];
+    assert_eq!(r["meta"]["complete"], false);
+    let frames = r["summary"]["packets"]["frames"].as_u64().unwrap();
+    assert!(frames > 30, "more was seen than fits in 32 KiB: {frames}");
+    assert_eq!(r["findings"][0]["server"]["port"], 384);
+
+    // What reached the disk is a whole pcap: no record cut short.
+    let scan = run(&["scan", "-q", "-F", "json", ev.to_str().unwrap()]);
+    assert_ne!(scan.code, 2, "{}", scan.stderr);
+    let s = scan.json();
+    assert_eq!(s["meta"]["complete"], true);
+    assert!(s["summary"]["packets"]["frames"].as_u64().unwrap() <= frames);
+    drop(fs);
+}
+
+#[test]
+fn a_report_that_does_not_fit_is_not_left_half_written() {
+    if !can_capture() {
+        return;
+    }
+    let Some(fs) = common::TinyFs::mount("live-o", "16k") else {
+        return;
+    };
+    fs.fill();
+    let out = fs.0.join("r.json");
+    // --count 0: the capture ends at once, then the report is written.
+    let r = run(&[
+        "live",
+        "-i",
+        "lo",
+        "--count",
+        "0",
+        "-F",
+        "json",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let msg = format!(
+        "cannot write {}: no space left on device (free space, or write the report elsewhere); the partial file was removed",
+        out.display()
+    );
+    assert!(r.stderr.contains(&msg), "{}", r.stderr);
+    assert_eq!(r.json()["error"]["message"], msg.as_str());
+    assert!(!out.exists(), "the report file was left behind");
+    drop(fs);
 }

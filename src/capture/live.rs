@@ -8,6 +8,7 @@
 //! Capture time is the packets' timestamps (nanosecond precision when
 //! libpcap supports it), exactly as for files.
 
+use std::io::Write;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
@@ -41,6 +42,37 @@ pub enum LiveError {
         /// The file.
         path: PathBuf,
         /// What went wrong.
+        message: String,
+    },
+    /// The interface was removed (or went down for good) while capturing.
+    #[error(
+        "interface {iface} went away ({reason}) — capture stopped; the report covers what was seen before"
+    )]
+    InterfaceGone {
+        /// The interface.
+        iface: String,
+        /// "device removed", "interface went down" (and libpcap's words).
+        reason: String,
+    },
+    /// Writing the evidence savefile failed while capturing (disk full, ...).
+    #[error(
+        "cannot write capture to {}: {message} — capture stopped; the report covers what was seen before",
+        path.display()
+    )]
+    SaveWrite {
+        /// The file being written.
+        path: PathBuf,
+        /// What went wrong, with the fix.
+        message: String,
+    },
+    /// Reading from the interface failed for another reason.
+    #[error(
+        "capture on {iface} failed: {message} — capture stopped; the report covers what was seen before"
+    )]
+    Read {
+        /// The interface.
+        iface: String,
+        /// libpcap's (or poll's) message.
         message: String,
     },
     /// Anything else libpcap refused.
@@ -122,7 +154,6 @@ struct Ring {
     files: u32,
     bytes_per_file: u64,
     index: u32,
-    written: u64,
     /// Files written, in order (a ring reuses names).
     order: Vec<u32>,
 }
@@ -146,11 +177,11 @@ pub struct LiveSource {
     last_ts: Option<i64>,
     skipped: SkipCounts,
     nanos: bool,
-    save: Option<pcap::Savefile>,
+    save: Option<Evidence>,
     save_path: Option<PathBuf>,
     ring: Option<Ring>,
     rotate: bool,
-    save_error: Option<String>,
+    fault: Option<LiveError>,
     idle: bool,
     done: bool,
 }
@@ -257,7 +288,7 @@ impl LiveSource {
             save_path: None,
             ring: None,
             rotate: false,
-            save_error: None,
+            fault: None,
             idle: false,
             done: false,
             opts,
@@ -266,19 +297,18 @@ impl LiveSource {
             match src.opts.ring {
                 Some((files, bytes_per_file)) => {
                     let first = ring_path(&path, 0);
-                    src.save = Some(open_savefile(&src.cap, &first)?);
+                    src.save = Some(src.open_savefile(&first)?);
                     src.save_path = Some(first);
                     src.ring = Some(Ring {
                         base: path,
                         files: files.max(1),
                         bytes_per_file: bytes_per_file.max(1),
                         index: 0,
-                        written: 24,
                         order: vec![0],
                     });
                 }
                 None => {
-                    src.save = Some(open_savefile(&src.cap, &path)?);
+                    src.save = Some(src.open_savefile(&path)?);
                     src.save_path = Some(path);
                 }
             }
@@ -329,55 +359,218 @@ impl LiveSource {
         }
     }
 
-    /// A savefile write or rotation error, if one happened (the capture
-    /// goes on without saving).
-    pub fn save_error(&self) -> Option<&str> {
-        self.save_error.as_deref()
+    /// Why the capture stopped by itself, if it did: the interface went
+    /// away, reading failed, or the evidence file could not be written
+    /// (disk full). The caller ends the capture and reports this.
+    pub fn fault(&self) -> Option<&LiveError> {
+        self.fault.as_ref()
     }
 
-    /// Flushes the savefile.
+    /// Writes what the evidence savefile holds in memory to disk; a failure
+    /// becomes the [`fault`](Self::fault).
     pub fn flush(&mut self) {
         if let Some(s) = self.save.as_mut()
             && let Err(e) = s.flush()
         {
-            self.save_error = Some(e.to_string());
+            self.save_failed(e);
         }
+    }
+
+    fn save_failed(&mut self, e: std::io::Error) {
+        let path = self
+            .save
+            .take()
+            .map(|s| s.path)
+            .or_else(|| self.save_path.clone())
+            .unwrap_or_default();
+        if self.fault.is_none() {
+            self.fault = Some(LiveError::SaveWrite {
+                path,
+                message: describe_write_error(&e),
+            });
+        }
+        self.done = true;
+    }
+
+    fn open_savefile(&self, path: &Path) -> Result<Evidence, LiveError> {
+        Evidence::create(path, self.linktype, self.opts.snaplen, self.nanos).map_err(|e| {
+            LiveError::Savefile {
+                path: path.to_path_buf(),
+                message: describe_write_error(&e),
+            }
+        })
     }
 
     fn do_rotate(&mut self) {
         self.rotate = false;
-        let Some(r) = self.ring.as_mut() else {
+        let Some(r) = self.ring.as_ref() else {
             return;
         };
-        if let Some(mut s) = self.save.take() {
-            let _ = s.flush();
+        let next = (r.index + 1) % r.files;
+        let path = ring_path(&r.base, next);
+        self.flush();
+        if self.fault.is_some() {
+            return;
         }
-        r.index = (r.index + 1) % r.files;
-        r.written = 24;
-        let path = ring_path(&r.base, r.index);
-        r.order.retain(|i| *i != r.index);
-        r.order.push(r.index);
-        match open_savefile(&self.cap, &path) {
+        // Close the full file before truncating the next (with one file,
+        // the same one).
+        self.save = None;
+        match Evidence::create(&path, self.linktype, self.opts.snaplen, self.nanos) {
             Ok(s) => {
                 self.save = Some(s);
                 self.save_path = Some(path);
+                if let Some(r) = self.ring.as_mut() {
+                    r.index = next;
+                    r.order.retain(|i| *i != next);
+                    r.order.push(next);
+                }
             }
-            Err(e) => self.save_error = Some(e.to_string()),
+            Err(e) => {
+                self.save_path = Some(path);
+                self.save_failed(e);
+            }
         }
     }
 }
 
-fn open_savefile(
-    cap: &pcap::Capture<pcap::Active>,
-    path: &Path,
-) -> Result<pcap::Savefile, LiveError> {
-    cap.savefile(path).map_err(|e| LiveError::Savefile {
-        path: path.to_path_buf(),
-        message: match e {
-            pcap::Error::PcapError(m) => m,
-            other => other.to_string(),
+/// An I/O error as a message with the fix: "no space left on device (free
+/// space, or bound the evidence with --ring N:MB)".
+fn describe_write_error(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    // "No space left on device (os error 28)" -> "no space left on device"
+    let text = match text.find(" (os error") {
+        Some(i) => text.get(..i).unwrap_or(&text).to_string(),
+        None => text,
+    };
+    let mut chars = text.chars();
+    let text = match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => text,
+    };
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::StorageFull | K::QuotaExceeded | K::FileTooLarge => {
+            format!("{text} (free space, or bound the evidence with --ring N:MB)")
+        }
+        K::PermissionDenied | K::ReadOnlyFilesystem => {
+            format!("{text} (write it to a folder you may write to)")
+        }
+        _ => text,
+    }
+}
+
+/// A libpcap read error as the reason the capture stopped.
+fn read_fault(iface: &str, message: &str) -> LiveError {
+    let lower = message.to_ascii_lowercase();
+    let reason = if lower.contains("disappeared")
+        || lower.contains("no such device")
+        || lower.contains("enodev")
+        || lower.contains("enxio")
+    {
+        Some("device removed")
+    } else if lower.contains("went down")
+        || lower.contains("network is down")
+        || lower.contains("enetdown")
+    {
+        Some("interface went down")
+    } else {
+        None
+    };
+    match reason {
+        Some(r) => LiveError::InterfaceGone {
+            iface: iface.to_string(),
+            reason: format!("{r}; libpcap: {}", message.trim_end_matches('.')),
         },
-    })
+        None => LiveError::Read {
+            iface: iface.to_string(),
+            message: message.to_string(),
+        },
+    }
+}
+
+/// Bytes the evidence writer holds in memory before writing them.
+const EVIDENCE_BUF: usize = 64 * 1024;
+
+/// The evidence savefile (`-w`): a classic pcap written here rather than by
+/// libpcap's `pcap_dump`, which cannot report a failed write, so that a
+/// full disk is noticed at the write that failed. The file always ends on
+/// a complete record: a failed write is cut back to the last one written
+/// whole, so what is there stays readable.
+struct Evidence {
+    path: PathBuf,
+    file: std::fs::File,
+    buf: Vec<u8>,
+    /// Bytes in the file, always at a record boundary.
+    on_disk: u64,
+}
+
+impl Evidence {
+    /// Creates (truncates) the file and writes the header at once, so an
+    /// unwritable file fails before the capture starts.
+    fn create(path: &Path, linktype: u32, snaplen: i32, nanos: bool) -> std::io::Result<Evidence> {
+        let mut file = std::fs::File::create(path)?;
+        let magic: u32 = if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
+        let mut hdr = Vec::with_capacity(24);
+        hdr.extend_from_slice(&magic.to_le_bytes());
+        hdr.extend_from_slice(&2u16.to_le_bytes());
+        hdr.extend_from_slice(&4u16.to_le_bytes());
+        hdr.extend_from_slice(&0i32.to_le_bytes()); // thiszone
+        hdr.extend_from_slice(&0u32.to_le_bytes()); // sigfigs
+        hdr.extend_from_slice(&u32::try_from(snaplen).unwrap_or(262_144).to_le_bytes());
+        hdr.extend_from_slice(&linktype.to_le_bytes());
+        file.write_all(&hdr)?;
+        Ok(Evidence {
+            path: path.to_path_buf(),
+            file,
+            buf: Vec::with_capacity(EVIDENCE_BUF),
+            on_disk: 24,
+        })
+    }
+
+    /// Adds one record; writes the buffer out when it is full.
+    fn push(&mut self, sec: i64, frac: i64, orig_len: u32, data: &[u8]) -> std::io::Result<()> {
+        let caplen = u32::try_from(data.len()).unwrap_or(u32::MAX);
+        let data = data.get(..caplen as usize).unwrap_or(data);
+        self.buf
+            .extend_from_slice(&u32::try_from(sec).unwrap_or(0).to_le_bytes());
+        self.buf
+            .extend_from_slice(&u32::try_from(frac).unwrap_or(0).to_le_bytes());
+        self.buf.extend_from_slice(&caplen.to_le_bytes());
+        self.buf.extend_from_slice(&orig_len.to_le_bytes());
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= EVIDENCE_BUF {
+            self.flush()
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Writes the buffered records; on failure cuts the file back to its
+    /// last complete record (not possible on a device, where it does not
+    /// matter).
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let r = self.file.write_all(&self.buf);
+        let n = self.buf.len() as u64;
+        self.buf.clear();
+        match r {
+            Ok(()) => {
+                self.on_disk += n;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.file.set_len(self.on_disk);
+                Err(e)
+            }
+        }
+    }
+
+    /// Size of the file once the buffer is written.
+    fn size(&self) -> u64 {
+        self.on_disk + self.buf.len() as u64
+    }
 }
 
 impl FrameSource for LiveSource {
@@ -391,8 +584,13 @@ impl FrameSource for LiveSource {
             self.do_rotate();
         }
         if self.idle {
-            // The last read found nothing: wait for the descriptor.
+            // The last read found nothing: put the evidence on disk, then
+            // wait for the descriptor.
             self.idle = false;
+            self.flush();
+            if self.done {
+                return Ok(None);
+            }
             let timeout = u16::try_from(self.opts.timeout_ms.max(1)).unwrap_or(u16::MAX);
             let mut fds = [nix::poll::PollFd::new(
                 self.cap.as_fd(),
@@ -403,9 +601,11 @@ impl FrameSource for LiveSource {
                 Ok(_) | Err(nix::errno::Errno::EINTR) => {}
                 Err(e) => {
                     self.done = true;
+                    let message = format!("poll: {e}");
+                    self.fault = Some(read_fault(&self.opts.iface, &message));
                     return Err(CaptureError::Libpcap {
                         name: self.opts.iface.clone(),
-                        message: format!("poll: {e}"),
+                        message,
                         packet: self.frames + 1,
                     });
                 }
@@ -431,11 +631,26 @@ impl FrameSource for LiveSource {
                 }
                 self.last_ts = Some(ts_nanos);
                 if let Some(s) = self.save.as_mut() {
-                    s.write(&p);
-                    if let Some(r) = self.ring.as_mut() {
-                        r.written += 16 + u64::from(p.header.caplen);
-                        if r.written >= r.bytes_per_file {
-                            self.rotate = true;
+                    #[allow(clippy::useless_conversion)]
+                    let sec = i64::from(p.header.ts.tv_sec);
+                    match s.push(sec, frac, p.header.len, p.data) {
+                        Ok(()) => {
+                            if let Some(r) = self.ring.as_ref()
+                                && s.size() >= r.bytes_per_file
+                            {
+                                self.rotate = true;
+                            }
+                        }
+                        Err(e) => {
+                            // This packet is still analysed; the capture
+                            // stops before the next one.
+                            let path = s.path.clone();
+                            self.save = None;
+                            self.fault = Some(LiveError::SaveWrite {
+                                path,
+                                message: describe_write_error(&e),
+                            });
+                            self.done = true;
                         }
                     }
                 }
@@ -453,12 +668,14 @@ impl FrameSource for LiveSource {
             }
             Err(e) => {
                 self.done = true;
+                let message = match e {
+                    pcap::Error::PcapError(m) => m,
+                    other => other.to_string(),
+                };
+                self.fault = Some(read_fault(&self.opts.iface, &message));
                 Err(CaptureError::Libpcap {
                     name: self.opts.iface.clone(),
-                    message: match e {
-                        pcap::Error::PcapError(m) => m,
-                        other => other.to_string(),
-                    },
+                    message,
                     packet: self.frames + 1,
                 })
             }
@@ -590,6 +807,54 @@ mod tests {
         );
         assert_eq!(prefix_len("255.255.255.0".parse().unwrap()), 24);
         assert_eq!(prefix_len("ffff:ffff::".parse().unwrap()), 32);
+    }
+
+    #[test]
+    fn read_errors_say_the_interface_went_away() {
+        let e = read_fault("gpt-1", "The interface disappeared");
+        assert_eq!(
+            e.to_string(),
+            "interface gpt-1 went away (device removed; libpcap: The interface disappeared) — capture stopped; the report covers what was seen before"
+        );
+        assert!(matches!(
+            read_fault("eth0", "The interface went down"),
+            LiveError::InterfaceGone { .. }
+        ));
+        assert!(matches!(
+            read_fault("eth0", "recvfrom: Bad address"),
+            LiveError::Read { .. }
+        ));
+        assert_eq!(
+            describe_write_error(&std::io::Error::from_raw_os_error(28)),
+            "no space left on device (free space, or bound the evidence with --ring N:MB)"
+        );
+    }
+
+    #[test]
+    fn evidence_files_are_pcaps_libpcap_reads() {
+        let dir = std::env::temp_dir().join(format!("gp-evidence-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("ev.pcap");
+        let mut ev = Evidence::create(&p, 1, 65535, true).unwrap();
+        ev.push(1_700_000_000, 123_456_789, 60, &[0xab; 42])
+            .unwrap();
+        ev.push(1_700_000_001, 5, 14, &[0xcd; 14]).unwrap();
+        assert_eq!(ev.size(), 24 + 16 + 42 + 16 + 14);
+        ev.flush().unwrap();
+        drop(ev);
+        let mut cap = pcap::Capture::from_file_with_precision(&p, pcap::Precision::Nano).unwrap();
+        assert_eq!(cap.get_datalink().0, 1);
+        let a = cap.next_packet().unwrap();
+        assert_eq!(
+            (a.header.ts.tv_sec, a.header.ts.tv_usec),
+            (1_700_000_000, 123_456_789)
+        );
+        assert_eq!((a.header.caplen, a.header.len), (42, 60));
+        assert_eq!(a.data, &[0xab; 42][..]);
+        let b = cap.next_packet().unwrap();
+        assert_eq!(b.data, &[0xcd; 14][..]);
+        assert!(cap.next_packet().is_err(), "two records only");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -80,6 +80,13 @@ pub struct ScanDefaults {
     color: Option<String>,
 }
 
+impl ScanDefaults {
+    /// The `format` key as written.
+    pub fn format(&self) -> Option<&str> {
+        self.format.as_deref()
+    }
+}
+
 #[derive(Deserialize)]
 struct FileView {
     #[serde(default)]

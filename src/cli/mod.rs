@@ -4,6 +4,7 @@
 pub mod args;
 pub mod config;
 mod docgen;
+mod errors;
 mod kb;
 mod live;
 
@@ -26,7 +27,10 @@ pub const EXIT_ERROR: u8 = 2;
 
 /// Runs the command line; returns the process exit status.
 pub fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => return errors::usage_error(e),
+    };
     let mut cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
         Err(e) => e.exit(),
@@ -39,7 +43,7 @@ pub fn main() -> ExitCode {
         }
         _ => Ok(()),
     };
-    let json_errors = matches!(&cli.command, Command::Scan(s) if s.format == Some(Format::Json))
+    let json_errors = matches!(&cli.command, Command::Scan(s) if matches!(s.format, Some(Format::Json | Format::Jsonl)))
         || live::json_errors(&cli.command);
     match prepared.and_then(|()| run(cli)) {
         Ok(code) => ExitCode::from(code),
@@ -47,11 +51,8 @@ pub fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("ghostport: error: {e:#}");
-            if json_errors {
-                let obj = serde_json::json!({"error": {"message": format!("{e:#}"), "exit_code": EXIT_ERROR}});
-                println!("{obj}");
-            }
+            let message = format!("{e:#}");
+            errors::print_error(&message, &message, json_errors);
             ExitCode::from(EXIT_ERROR)
         }
     }

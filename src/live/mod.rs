@@ -226,8 +226,15 @@ pub fn run(
             Ok(None) => {}
             Err(e) => {
                 capture_error = Some(e.to_string());
-                break;
             }
+        }
+        // The interface went away, reading failed or the evidence file
+        // could not be written: stop, and report what was seen.
+        if let Some(f) = source.fault() {
+            capture_error = Some(f.to_string());
+        }
+        if capture_error.is_some() {
+            break;
         }
         let now = Instant::now();
         if now < next_tick {
@@ -277,11 +284,11 @@ pub fn run(
     if drops > last_drops {
         warn_drops(&out, &cfg, &stats, drops - last_drops)?;
     }
-    if let Some(e) = source.save_error() {
-        out.stderr(&format!(
-            "ghostport: warning: the evidence capture file stopped: {}",
-            report::text::clean(e)
-        ));
+    // The last evidence bytes: a full disk now also makes the report
+    // incomplete (the evidence file is short).
+    source.flush();
+    if capture_error.is_none() {
+        capture_error = source.fault().map(|f| f.to_string());
     }
     let summary = Box::new(source).finish();
     let (packets, flow_table, outcome) = az.finish();
@@ -316,6 +323,9 @@ pub fn run(
         eprintln!(
             "ghostport: warning: libpcap dropped {drops} packet(s): the report does not cover all traffic"
         );
+    }
+    if !rep.meta.complete {
+        eprintln!("ghostport: the report is incomplete (see the errors above); exit status 2");
     }
     Ok(rep.exit_code())
 }
@@ -407,9 +417,17 @@ fn write_report(
     }
     match file {
         Some((path, f)) => {
-            f.write_all(&text)
-                .and_then(|_| f.sync_all())
-                .with_context(|| format!("cannot write the report file {}", path.display()))?;
+            if let Err(e) = f.write_all(&text).and_then(|_| f.sync_all()) {
+                // No half-written report: empty the file and remove it (it
+                // was created before the capture, while privileged).
+                let _ = f.set_len(0);
+                let removed = std::fs::remove_file(&*path).is_ok();
+                anyhow::bail!(
+                    "{}; the partial file was {}",
+                    report::write::WriteError::Io(path.clone(), e),
+                    if removed { "removed" } else { "emptied" }
+                );
+            }
         }
         None => {
             let mut o = std::io::stdout().lock();

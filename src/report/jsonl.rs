@@ -22,7 +22,7 @@ pub const JSONL_VERSION: &str = "1";
 pub fn write(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     for f in &report.findings {
         let v = sort_keys(line(report, f));
-        serde_json::to_writer(&mut *out, &v).map_err(io::Error::other)?;
+        serde_json::to_writer(&mut *out, &v).map_err(io::Error::from)?;
         out.write_all(b"\n")?;
     }
     Ok(())

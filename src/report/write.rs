@@ -13,8 +13,28 @@ pub enum WriteError {
     #[error("{0}: file exists (use --force to overwrite)")]
     Exists(PathBuf),
     /// I/O failure.
-    #[error("cannot write {0}: {1}")]
+    #[error("cannot write {}: {}", .0.display(), describe(.1))]
     Io(PathBuf, io::Error),
+}
+
+/// The I/O error, with the fix when the disk is full.
+fn describe(e: &io::Error) -> String {
+    // A renderer may have wrapped the operating system's error.
+    let inner = e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<io::Error>())
+        .unwrap_or(e);
+    match inner.kind() {
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded | io::ErrorKind::FileTooLarge => {
+            let s = inner.to_string();
+            let s = s.find(" (os error").and_then(|i| s.get(..i)).unwrap_or(&s);
+            format!(
+                "{} (free space, or write the report elsewhere)",
+                s.to_lowercase()
+            )
+        }
+        _ => e.to_string(),
+    }
 }
 
 /// The temporary name used while `path` is being written: a hidden file in
@@ -107,6 +127,21 @@ mod tests {
             "temp file left behind"
         );
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_full_disk_names_the_fix() {
+        let e = WriteError::Io("r.json".into(), io::Error::from_raw_os_error(28));
+        assert_eq!(
+            e.to_string(),
+            "cannot write r.json: no space left on device (free space, or write the report elsewhere)"
+        );
+        let wrapped = io::Error::other(io::Error::from_raw_os_error(28));
+        assert!(
+            WriteError::Io("r.json".into(), wrapped)
+                .to_string()
+                .ends_with("(free space, or write the report elsewhere)")
+        );
     }
 
     #[test]
