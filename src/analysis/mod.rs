@@ -363,8 +363,8 @@ pub struct ScanOptions {
     /// report's `sha256` is null and `sha256_skipped` says why.
     pub hash: bool,
     /// Threads (0 = automatic: 2 when the machine has 2 or more cores).
-    /// With 2 or more, the native reader reads and decompresses on a second
-    /// thread ahead of the analysis; results are identical.
+    /// With 2 or more, a second thread reads, decompresses, parses and
+    /// decodes each input ahead of the flow table; results are identical.
     pub threads: usize,
 }
 
@@ -425,14 +425,10 @@ pub fn scan_with(
     let t0 = Instant::now();
     let mut az = Analyzer::new(kb, cfg);
     let threads = opts.effective_threads();
-    let read_ahead = std::env::var_os("GHOSTPORT_READ_AHEAD").is_some() && threads > 1;
-    let threads = if read_ahead { 1 } else { threads };
     let mut results = Vec::with_capacity(inputs.len());
     let mut done_bytes = 0u64;
     for input in inputs {
-        let open_opts = capture::OpenOptions::reader(cfg.reader)
-            .hash(opts.hash)
-            .read_ahead(read_ahead);
+        let open_opts = capture::OpenOptions::reader(cfg.reader).hash(opts.hash);
         let skipped_note = (!opts.hash).then_some(SHA256_SKIPPED);
         let mut source = match capture::open_with(input, open_opts) {
             Ok(s) => s,

@@ -252,12 +252,6 @@ impl Decoded {
     }
 }
 
-impl super::buf::Counted for Decoded {
-    fn raw_count(&self) -> u64 {
-        self.raw().count()
-    }
-}
-
 impl Read for Decoded {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {

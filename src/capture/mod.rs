@@ -202,10 +202,6 @@ pub struct OpenOptions {
     /// are hashed on a side thread, stdin and pipes inline. When false,
     /// [`InputSummary::sha256`] is empty.
     pub hash: bool,
-    /// Native reader: read (and decompress) on a second thread, ahead of
-    /// parsing (default false). Same frames, same errors; the kernel's copy
-    /// and any decompression move off the parsing thread.
-    pub read_ahead: bool,
 }
 
 impl Default for OpenOptions {
@@ -213,7 +209,6 @@ impl Default for OpenOptions {
         OpenOptions {
             reader: ReaderKind::Native,
             hash: true,
-            read_ahead: false,
         }
     }
 }
@@ -232,12 +227,6 @@ impl OpenOptions {
         self.hash = hash;
         self
     }
-
-    /// Sets whether the native reader reads ahead on a second thread.
-    pub fn read_ahead(mut self, on: bool) -> Self {
-        self.read_ahead = on;
-        self
-    }
 }
 
 /// Opens an input with the chosen reader, hashing it. The file header is
@@ -252,14 +241,9 @@ pub fn open_with(
     opts: OpenOptions,
 ) -> Result<Box<dyn FrameSource + Send>, CaptureError> {
     match opts.reader {
-        ReaderKind::Native => {
-            let opened = input::open_input(input, opts.hash)?;
-            Ok(Box::new(if opts.read_ahead {
-                NativeSource::read_ahead(opened)?
-            } else {
-                NativeSource::new(opened)?
-            }))
-        }
+        ReaderKind::Native => Ok(Box::new(NativeSource::new(input::open_input(
+            input, opts.hash,
+        )?)?)),
         ReaderKind::Libpcap => Ok(Box::new(LibpcapSource::open(input, opts.hash)?)),
     }
 }

@@ -32,24 +32,13 @@ pub struct NativeSource {
 
 impl NativeSource {
     pub(crate) fn new(opened: Opened) -> Result<NativeSource, CaptureError> {
-        Self::with_buffer(opened, Some(DEFAULT_CAPACITY))
+        Self::with_capacity(opened, DEFAULT_CAPACITY)
     }
 
-    /// With a reader thread filling the buffer (see `buf`).
-    pub(crate) fn read_ahead(opened: Opened) -> Result<NativeSource, CaptureError> {
-        Self::with_buffer(opened, None)
-    }
-
-    #[cfg(test)]
     pub(crate) fn with_capacity(
         opened: Opened,
         capacity: usize,
     ) -> Result<NativeSource, CaptureError> {
-        Self::with_buffer(opened, Some(capacity))
-    }
-
-    /// `capacity`: direct reading with that buffer; None: read-ahead.
-    fn with_buffer(opened: Opened, capacity: Option<usize>) -> Result<NativeSource, CaptureError> {
         let Opened {
             name,
             stream,
@@ -64,10 +53,7 @@ impl NativeSource {
             skipped: SkipCounts::default(),
             linktypes: Vec::new(),
         };
-        let mut buf = match capacity {
-            Some(c) => RecordBuf::new(stream, c),
-            None => RecordBuf::read_ahead(stream),
-        };
+        let mut buf = RecordBuf::new(stream, capacity);
         buf.fill(4).map_err(|e| ctx.read_err(e, 0))?;
         let magic = buf.avail();
         if magic.is_empty() {
@@ -157,7 +143,7 @@ impl FrameSource for NativeSource {
     }
 
     fn position(&self) -> u64 {
-        self.buf.raw_count()
+        self.buf.get_ref().raw().count()
     }
 
     fn total_size(&self) -> Option<u64> {
@@ -183,10 +169,14 @@ impl FrameSource for NativeSource {
             None => self
                 .buf
                 .get_mut()
-                .and_then(|d| d.finish_hash().ok().flatten())
+                .finish_hash()
+                .ok()
+                .flatten()
                 .unwrap_or_default(),
         };
-        let size = self.total_size.unwrap_or_else(|| self.buf.raw_count());
+        let size = self
+            .total_size
+            .unwrap_or_else(|| self.buf.get_ref().raw().count());
         InputSummary {
             name: self.ctx.name.clone(),
             size,

@@ -328,9 +328,11 @@ pub struct ScanArgs {
     /// the report then has sha256 null and says why).
     #[arg(long)]
     pub no_hash: bool,
-    /// Threads: 1 reads and analyses on one thread; 2 or more also read
-    /// (and decompress) on a second thread ahead of the analysis. Results
-    /// are the same. Default: 2 when the machine has 2 or more cores.
+    /// Threads: 1 does everything on one thread; 2 reads, decompresses,
+    /// parses and decodes on a second thread ahead of the flow table (the
+    /// pipeline has two stages: more than 2 works like 2). Results are the
+    /// same. Default: 2 when the machine has 2 or more cores. The SHA-256
+    /// of each input has a thread of its own (see --no-hash).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
     /// Site policy: never report this port (e.g. `386/tcp`, `386/tcp@10.0.0.0/8`). Repeatable.

@@ -211,6 +211,26 @@ static EMPTY_HEAD: PayloadHead = PayloadHead {
     gap: false,
 };
 
+/// Prefetch hint for the cache lines of `t` (x86-64; nothing elsewhere).
+#[inline(always)]
+#[allow(unsafe_code)]
+fn prefetch_lines<T>(t: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let p = (t as *const T).cast::<i8>();
+        let mut off = 0;
+        while off < std::mem::size_of::<T>() {
+            // SAFETY: a prefetch is only a hint: it never faults, whatever the
+            // address, and reads nothing the program can observe.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off)) };
+            off += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = t;
+}
+
 /// The table's hash of a key.
 #[inline]
 fn hash_of(key: &FlowKey) -> u64 {
@@ -479,6 +499,31 @@ impl FlowTable {
                 slots.get(i as usize).is_some_and(|f| f.has_key(key))
             })
             .copied()
+    }
+
+    /// Asks the CPU to fetch the flow `p` belongs to, so that a later
+    /// [`FlowTable::update`] with it finds the flow in cache: the two-thread
+    /// scan calls this a few packets ahead. Changes nothing.
+    #[inline]
+    pub fn prefetch(&self, p: &Packet<'_>) {
+        let a = Endpoint {
+            ip: p.src,
+            port: p.src_port,
+        };
+        let b = Endpoint {
+            ip: p.dst,
+            port: p.dst_port,
+        };
+        let slots = &self.slots;
+        // Every candidate whose tag matches is fetched; none is compared.
+        let _ = self
+            .map
+            .find(hash_of(&FlowKey::of(p.transport, a, b)), |&i| {
+                if let Some(f) = slots.get(i as usize) {
+                    prefetch_lines(f);
+                }
+                false
+            });
     }
 
     /// Takes the flow of `key` out of the table, freeing its slot.
