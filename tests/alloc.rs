@@ -237,7 +237,7 @@ fn two_thread_scan_allocates_nothing_per_packet() {
     }
     let dir = std::env::temp_dir().join(format!("ghostport-alloc-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut count = |passes: usize| -> (u64, u64) {
+    let count = |passes: usize| -> (u64, u64) {
         let mut frames: Vec<&Vec<u8>> = setup.iter().collect();
         for _ in 0..passes {
             frames.extend(steady.iter());
