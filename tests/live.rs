@@ -133,6 +133,7 @@ fn streams_a_finding_with_the_local_process_and_ends_with_the_report() {
     let ev: serde_json::Value = serde_json::from_str(&first).unwrap();
     assert_eq!(ev["event"], "finding", "{first}");
     assert_eq!(ev["key"], "ghost-port/tcp/127.0.0.1:386");
+    eprintln!("finding streamed {latency:?} after the connection");
     assert!(latency < Duration::from_secs(2), "latency {latency:?}");
     let lp = &ev["finding"]["local_process"];
     assert_eq!(lp["status"], "found", "{lp}");

@@ -112,8 +112,14 @@ pub struct LiveArgs {
     /// (2 MiB) holds only a few dozen packets at a large snaplen.
     #[arg(long, value_name = "KIB", default_value_t = 32_768)]
     pub buffer_size: u32,
-    /// Let the kernel batch packets (default: immediate mode, lowest latency).
-    #[arg(long)]
+    /// Deliver every packet at once (lowest latency). Off by default: the
+    /// kernel then batches packets in blocks handed over at least every
+    /// 100 ms; in immediate mode libpcap's ring holds one snaplen-sized slot
+    /// per packet and overflows at high rates (see docs/performance.md).
+    #[arg(long, overrides_with = "no_immediate")]
+    pub immediate: bool,
+    /// Batch packets (the default; kept for scripts that name it).
+    #[arg(long, hide = true)]
     pub no_immediate: bool,
     /// Stop after this long: 90 (seconds), 90s, 10m, 1h.
     #[arg(long, value_name = "TIME", value_parser = crate::live::parse_duration)]

@@ -41,7 +41,7 @@ pub fn live(a: LiveArgs) -> Result<u8> {
             snaplen: a.snaplen.max(64),
             promisc: !a.no_promisc,
             buffer_size: Some(i32::try_from(u64::from(a.buffer_size) * 1024).unwrap_or(i32::MAX)),
-            immediate: !a.no_immediate,
+            immediate: a.immediate && !a.no_immediate,
             timeout_ms: 100,
             savefile: a.write.clone(),
             ring: a.ring,

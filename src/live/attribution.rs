@@ -172,30 +172,67 @@ fn user_name(uid: u32) -> Option<String> {
         .map(|u| u.name)
 }
 
+/// How long a read of the socket tables serves further lookups: reading
+/// /proc/net/tcp walks the kernel's whole connection hash table (several
+/// milliseconds), too slow to do per finding on a busy link.
+const SOCKETS_FRESH: std::time::Duration = std::time::Duration::from_millis(1000);
+/// A lookup that finds nothing re-reads tables older than this (a socket
+/// opened just now must not be missed), at most this often.
+const SOCKETS_RECHECK: std::time::Duration = std::time::Duration::from_millis(250);
+
+thread_local! {
+    /// The last read of /proc/net/{tcp,tcp6} and {udp,udp6}, by transport.
+    static SOCKETS: std::cell::RefCell<[Option<(std::time::Instant, Option<Vec<ProcSocket>>)>; 2]> =
+        const { std::cell::RefCell::new([None, None]) };
+}
+
 /// Looks the endpoint up in /proc (see the module docs). `local_ips` are
-/// this host's addresses (loopback is always local).
+/// this host's addresses (loopback is always local). The socket tables are
+/// read at most once a second, and again when a lookup finds nothing in a
+/// read older than 250 ms: at most 4 reads a second however many findings
+/// a flood brings.
 pub fn attribute(
     transport: Transport,
     ip: IpAddr,
     port: u16,
     local_ips: &[IpAddr],
 ) -> LocalAttribution {
-    attribute_in(
-        std::path::Path::new("/proc"),
-        transport,
-        ip,
-        port,
-        local_ips,
-    )
+    let root = std::path::Path::new("/proc");
+    let slot = usize::from(transport == Transport::Udp);
+    SOCKETS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let now = std::time::Instant::now();
+        let mut fresh = false;
+        let entry = &mut cache[slot];
+        if entry
+            .as_ref()
+            .is_none_or(|(at, _)| now.duration_since(*at) >= SOCKETS_FRESH)
+        {
+            *entry = Some((now, read_sockets(root, transport)));
+            fresh = true;
+        }
+        let a = match entry {
+            Some((_, sockets)) => {
+                attribute_with(root, transport, ip, port, local_ips, sockets.as_deref())
+            }
+            None => LocalAttribution::default(),
+        };
+        let missed = matches!(a.status.as_str(), "no-socket" | "not-local");
+        let old = entry
+            .as_ref()
+            .is_some_and(|(at, _)| now.duration_since(*at) >= SOCKETS_RECHECK);
+        if missed && !fresh && old {
+            let sockets = read_sockets(root, transport);
+            let a = attribute_with(root, transport, ip, port, local_ips, sockets.as_deref());
+            *entry = Some((now, sockets));
+            return a;
+        }
+        a
+    })
 }
 
-fn attribute_in(
-    proc_root: &std::path::Path,
-    transport: Transport,
-    ip: IpAddr,
-    port: u16,
-    local_ips: &[IpAddr],
-) -> LocalAttribution {
+/// The sockets of `transport` in `proc_root`/net; None when unreadable.
+fn read_sockets(proc_root: &std::path::Path, transport: Transport) -> Option<Vec<ProcSocket>> {
     let files: [&str; 2] = match transport {
         Transport::Tcp => ["net/tcp", "net/tcp6"],
         Transport::Udp => ["net/udp", "net/udp6"],
@@ -208,7 +245,37 @@ fn attribute_in(
             sockets.extend(parse_proc_net(&text));
         }
     }
-    if !readable {
+    readable.then_some(sockets)
+}
+
+#[cfg(test)]
+fn attribute_in(
+    proc_root: &std::path::Path,
+    transport: Transport,
+    ip: IpAddr,
+    port: u16,
+    local_ips: &[IpAddr],
+) -> LocalAttribution {
+    let sockets = read_sockets(proc_root, transport);
+    attribute_with(
+        proc_root,
+        transport,
+        ip,
+        port,
+        local_ips,
+        sockets.as_deref(),
+    )
+}
+
+fn attribute_with(
+    proc_root: &std::path::Path,
+    transport: Transport,
+    ip: IpAddr,
+    port: u16,
+    local_ips: &[IpAddr],
+    sockets: Option<&[ProcSocket]>,
+) -> LocalAttribution {
+    let Some(sockets) = sockets else {
         return LocalAttribution {
             status: "unavailable".into(),
             detail: format!(
@@ -218,10 +285,10 @@ fn attribute_in(
             ),
             ..LocalAttribution::default()
         };
-    }
+    };
     let is_local = ip.is_loopback() || local_ips.contains(&ip);
     let mut matched: Vec<(&'static str, &ProcSocket)> = Vec::new();
-    for s in &sockets {
+    for s in sockets {
         if s.local.1 == port && (s.local.0 == ip || (is_local && s.local.0.is_unspecified())) {
             matched.push(("server", s));
         } else if s.remote == (ip, port) {
