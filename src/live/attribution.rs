@@ -180,9 +180,12 @@ const SOCKETS_FRESH: std::time::Duration = std::time::Duration::from_millis(1000
 /// opened just now must not be missed), at most this often.
 const SOCKETS_RECHECK: std::time::Duration = std::time::Duration::from_millis(250);
 
+/// When the socket tables were read, and what they held (None: unreadable).
+type SocketRead = Option<(std::time::Instant, Option<Vec<ProcSocket>>)>;
+
 thread_local! {
     /// The last read of /proc/net/{tcp,tcp6} and {udp,udp6}, by transport.
-    static SOCKETS: std::cell::RefCell<[Option<(std::time::Instant, Option<Vec<ProcSocket>>)>; 2]> =
+    static SOCKETS: std::cell::RefCell<[SocketRead; 2]> =
         const { std::cell::RefCell::new([None, None]) };
 }
 
