@@ -79,7 +79,7 @@ fn poison(r: &mut Report) {
             b.detail = e();
             b.evidence.insert("x", serde_json::json!(EVIL));
         }
-        if let Some(v) = &mut f.verdict {
+        if let Some(v) = f.verdict.as_mut().map(std::sync::Arc::make_mut) {
             v.tags.push(e());
             for x in &mut v.reasons {
                 x.text = e();

@@ -273,7 +273,7 @@ pub struct Finding {
     pub server: Endpoint,
     /// The knowledge base's verdict on the port, with reasons and the registry record.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub verdict: Option<Verdict>,
+    pub verdict: Option<std::sync::Arc<Verdict>>,
     /// ATT&CK techniques.
     pub attack: Vec<AttackTag>,
     /// Behaviours with evidence.
@@ -589,7 +589,7 @@ impl<'kb> Classifier<'kb> {
         }
         // One verdict per (port, transport): building one walks the registry,
         // and many endpoints share a port.
-        let mut verdicts: BTreeMap<(u16, Transport), crate::knowledge::Verdict> = BTreeMap::new();
+        let mut verdicts: BTreeMap<(u16, Transport), std::sync::Arc<Verdict>> = BTreeMap::new();
         for (key, acc) in std::mem::take(&mut self.accs) {
             // A per-endpoint finding made only of a sweeper's unanswered probes
             // is folded into the sweep finding.
@@ -602,7 +602,7 @@ impl<'kb> Classifier<'kb> {
             }
             let verdict = verdicts
                 .entry((key.port, key.transport))
-                .or_insert_with(|| self.kb.verdict(key.port, key.transport))
+                .or_insert_with(|| std::sync::Arc::new(self.kb.verdict(key.port, key.transport)))
                 .clone();
             findings.push(self.endpoint_finding(key, acc, verdict));
         }
@@ -735,7 +735,7 @@ impl<'kb> Classifier<'kb> {
         &self,
         key: EndpointKey,
         acc: Acc,
-        verdict: crate::knowledge::Verdict,
+        verdict: std::sync::Arc<Verdict>,
     ) -> Finding {
         let mut behaviours = Vec::new();
         let t = &acc.totals;

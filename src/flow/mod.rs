@@ -443,7 +443,9 @@ pub struct FlowTable {
     finished: Vec<Flow>,
     stats: FlowStats,
     last_sweep: Option<i64>,
-    scratch: Vec<(i64, u64, FlowKey)>,
+    /// (last packet time, id, slot) of the flows a sweep or an eviction
+    /// looks at: 24 bytes a flow.
+    scratch: Vec<(i64, u64, u32)>,
 }
 
 impl FlowTable {
@@ -524,6 +526,16 @@ impl FlowTable {
                 }
                 false
             });
+    }
+
+    /// Takes the flow in `slot` out of the table, freeing the slot.
+    fn take_slot(&mut self, slot: u32) -> Option<Flow> {
+        let hash = hash_of(&self.slots.get(slot as usize)?.key());
+        let entry = self.map.find_entry(hash, |&i| i == slot).ok()?;
+        entry.remove();
+        let f = std::mem::replace(self.slots.get_mut(slot as usize)?, Flow::vacant());
+        self.free.push(slot);
+        Some(f)
     }
 
     /// Takes the flow of `key` out of the table, freeing its slot.
@@ -740,7 +752,7 @@ impl FlowTable {
                 udp_to
             };
             if now.saturating_sub(f.last_ts) > to {
-                self.scratch.push((f.last_ts, f.id, f.key()));
+                self.scratch.push((f.last_ts, f.id, i));
             }
         }
         self.scratch.sort_unstable_by_key(|&(_, id, _)| id);
@@ -753,8 +765,8 @@ impl FlowTable {
             );
         }
         for i in 0..self.scratch.len() {
-            let k = self.scratch[i].2;
-            if let Some(mut f) = self.take(&k) {
+            let slot = self.scratch[i].2;
+            if let Some(mut f) = self.take_slot(slot) {
                 f.end = EndReason::IdleTimeout;
                 self.stats.timed_out += 1;
                 self.finished.push(f);
@@ -774,7 +786,7 @@ impl FlowTable {
         self.scratch.extend(
             self.map
                 .iter()
-                .filter_map(|&i| slots.get(i as usize).map(|f| (f.last_ts, f.id, f.key()))),
+                .filter_map(|&i| slots.get(i as usize).map(|f| (f.last_ts, f.id, i))),
         );
         let n = (self.cfg.max_flows / 8).max(1).min(self.scratch.len());
         if n < self.scratch.len() {
@@ -788,8 +800,8 @@ impl FlowTable {
         let victims = &mut self.scratch[..n];
         victims.sort_unstable_by_key(|&(_, id, _)| id);
         for i in 0..n {
-            let k = self.scratch[i].2;
-            if let Some(mut f) = self.take(&k) {
+            let slot = self.scratch[i].2;
+            if let Some(mut f) = self.take_slot(slot) {
                 f.end = EndReason::Evicted;
                 self.stats.evicted += 1;
                 self.finished.push(f);
@@ -915,6 +927,15 @@ mod tests {
     const S: u8 = tcp_flags::SYN;
     const SA: u8 = tcp_flags::SYN | tcp_flags::ACK;
     const A: u8 = tcp_flags::ACK;
+
+    /// The slab is preallocated for --max-flows flows: keep a flow small
+    /// (docs/design.md and docs/performance.md quote this size).
+    #[test]
+    fn a_flow_stays_small() {
+        let size = std::mem::size_of::<Flow>();
+        eprintln!("size_of::<Flow>() = {size}");
+        assert!(size <= 160, "{size} bytes");
+    }
 
     #[test]
     fn both_directions_one_flow_and_roles_from_syn() {

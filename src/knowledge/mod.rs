@@ -769,10 +769,11 @@ impl KnowledgeBase {
         }
         for r in &rows {
             if let Some(u) = opt(&r.unauthorized_use_reported) {
-                reasons.push(Reason::new(
-                    "iana",
-                    format!("Unauthorized Use Reported: {u}"),
-                ));
+                // Two rows of a port (two names) often carry the same note.
+                let text = format!("Unauthorized Use Reported: {u}");
+                if !reasons.iter().any(|x| x.text == text) {
+                    reasons.push(Reason::new("iana", text));
+                }
                 if !tags.iter().any(|x| x == "unauthorized-use-reported") {
                     tags.push("unauthorized-use-reported".to_owned());
                 }
