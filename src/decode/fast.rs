@@ -1,5 +1,5 @@
-//! A hand-written decoder for the common case: Ethernet II → IPv4 (not
-//! fragmented) or IPv6 (no extension headers) → a complete TCP or UDP
+//! A hand-written decoder for the common case: Ethernet II (or no link
+//! header) → IPv4 (not fragmented) or IPv6 (no extension headers) → a complete TCP or UDP
 //! header, with the IP and UDP lengths consistent with the frame.
 //!
 //! It exists for speed only (the lax etherparse slicers copy large structs
@@ -31,6 +31,17 @@ pub(super) fn ethernet(frame: &[u8]) -> Option<Packet<'_>> {
     match be16(frame, 12)? {
         ETHERTYPE_IPV4 => ipv4(ip),
         ETHERTYPE_IPV6 => ipv6(ip),
+        _ => None,
+    }
+}
+
+/// The fast path for frames that start with the IP header (RAW, IPV4,
+/// IPV6 link types); `None` means "use the general path".
+#[inline]
+pub(super) fn raw_ip(frame: &[u8]) -> Option<Packet<'_>> {
+    match frame.first()? >> 4 {
+        4 => ipv4(frame),
+        6 => ipv6(frame),
         _ => None,
     }
 }

@@ -228,12 +228,15 @@ enum Inner {
 /// Decodes one frame of the given link type.
 #[inline]
 pub fn decode(link: Option<LinkType>, frame: &[u8]) -> Result<Packet<'_>, Skip> {
-    if link == Some(LinkType::Ethernet)
-        && let Some(p) = fast::ethernet(frame)
-    {
-        return Ok(p);
+    let fast = match link {
+        Some(LinkType::Ethernet) => fast::ethernet(frame),
+        Some(LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6) => fast::raw_ip(frame),
+        _ => None,
+    };
+    match fast {
+        Some(p) => Ok(p),
+        None => decode_general(link, frame),
     }
-    decode_general(link, frame)
 }
 
 /// [`decode`] without the hand-written fast path for plain Ethernet →
@@ -734,8 +737,8 @@ mod tests {
     }
 
     /// The fast path gives what the general path gives: on every prefix of
-    /// IPv4/IPv6 TCP/UDP frames (with options, padding, VLAN, fragments) and
-    /// on every single-byte change to them.
+    /// IPv4/IPv6 TCP/UDP frames (with options, padding), with and without
+    /// the Ethernet header, and on every single-byte change to them.
     #[test]
     fn fast_path_agrees() {
         let mut frames = Vec::new();
@@ -777,6 +780,16 @@ mod tests {
                     assert_eq!(Ok(p), general, "frame {f:02x?}");
                 }
                 assert_eq!(decode(Some(LinkType::Ethernet), f), general);
+                // The same bytes after the Ethernet header, as a RAW frame.
+                let ip = f.get(14..).unwrap_or(&[]);
+                for lt in [LinkType::Raw, LinkType::Ipv4, LinkType::Ipv6] {
+                    let general = decode_general(Some(lt), ip);
+                    if let Some(p) = fast::raw_ip(ip) {
+                        fast_hits += 1;
+                        assert_eq!(Ok(p), general, "raw frame {ip:02x?}");
+                    }
+                    assert_eq!(decode(Some(lt), ip), general);
+                }
             };
             for n in 0..=base.len() {
                 check(&base[..n]);

@@ -426,9 +426,9 @@ pub struct FlowStats {
 
 const SWEEP_INTERVAL_NS: i64 = 5 * 1_000_000_000;
 
-/// Flow slots reserved (and written) when a table is made: memory is set by
-/// `--max-flows`, not by the capture, and no page is first touched while
-/// packets are read. Larger tables grow beyond this on demand.
+/// Flow slots reserved when a table is made (address space only: a slot's
+/// memory is used when a flow first needs it, and reused through the free
+/// list after). The slab never moves below this; larger tables grow.
 pub const PREALLOC_FLOWS_MAX: usize = 1 << 18;
 
 /// The bounded flow table: a key → slot index map (small buckets, sized for
@@ -456,11 +456,10 @@ impl FlowTable {
             ..cfg
         };
         let prealloc = cfg.max_flows.min(PREALLOC_FLOWS_MAX);
-        let mut slots = Vec::with_capacity(prealloc);
-        slots.resize(prealloc, Flow::vacant());
+        let slots = Vec::with_capacity(prealloc);
         FlowTable {
             map: HashTable::with_capacity(cfg.max_flows.min(PREALLOC_FLOWS_MAX.max(1 << 20))),
-            free: (0..prealloc as u32).rev().collect(),
+            free: Vec::new(),
             slots,
             cfg,
             next_id: 0,
@@ -742,10 +741,13 @@ impl FlowTable {
     pub fn expire(&mut self, now: i64) {
         let (tcp_to, udp_to) = (self.cfg.tcp_timeout_ns, self.cfg.udp_timeout_ns);
         self.scratch.clear();
-        for &i in &self.map {
-            let Some(f) = self.slots.get(i as usize) else {
+        // The slab in memory order (a vacant slot has id 0): sequential
+        // reads, not the index table's random order.
+        for (i, f) in self.slots.iter().enumerate() {
+            if f.id == 0 {
                 continue;
-            };
+            }
+            let i = i as u32;
             let to = if f.transport == Transport::Tcp {
                 tcp_to
             } else {
@@ -784,9 +786,11 @@ impl FlowTable {
         self.scratch.clear();
         let slots = &self.slots;
         self.scratch.extend(
-            self.map
+            slots
                 .iter()
-                .filter_map(|&i| slots.get(i as usize).map(|f| (f.last_ts, f.id, i))),
+                .enumerate()
+                .filter(|(_, f)| f.id != 0)
+                .map(|(i, f)| (f.last_ts, f.id, i as u32)),
         );
         let n = (self.cfg.max_flows / 8).max(1).min(self.scratch.len());
         if n < self.scratch.len() {
@@ -928,7 +932,7 @@ mod tests {
     const SA: u8 = tcp_flags::SYN | tcp_flags::ACK;
     const A: u8 = tcp_flags::ACK;
 
-    /// The slab is preallocated for --max-flows flows: keep a flow small
+    /// The slab holds up to --max-flows flows: keep a flow small
     /// (docs/design.md and docs/performance.md quote this size).
     #[test]
     fn a_flow_stays_small() {
