@@ -231,6 +231,20 @@ fn prefetch_lines<T>(t: &T) {
     let _ = t;
 }
 
+/// A packet's (source, destination) endpoints.
+#[inline]
+fn endpoints(p: &Packet<'_>) -> (Endpoint, Endpoint) {
+    let src = Endpoint {
+        ip: p.src,
+        port: p.src_port,
+    };
+    let dst = Endpoint {
+        ip: p.dst,
+        port: p.dst_port,
+    };
+    (src, dst)
+}
+
 /// The table's hash of a key.
 #[inline]
 fn hash_of(key: &FlowKey) -> u64 {
@@ -507,14 +521,7 @@ impl FlowTable {
     /// scan calls this a few packets ahead. Changes nothing.
     #[inline]
     pub fn prefetch(&self, p: &Packet<'_>) {
-        let a = Endpoint {
-            ip: p.src,
-            port: p.src_port,
-        };
-        let b = Endpoint {
-            ip: p.dst,
-            port: p.dst_port,
-        };
+        let (a, b) = endpoints(p);
         let slots = &self.slots;
         // Every candidate whose tag matches is fetched; none is compared.
         let _ = self
@@ -598,14 +605,7 @@ impl FlowTable {
     /// Adds one packet observed at `ts` (ns) with `wire_len` frame bytes.
     pub fn update(&mut self, p: &Packet<'_>, ts: i64, wire_len: u32) {
         self.maybe_sweep(ts);
-        let a = Endpoint {
-            ip: p.src,
-            port: p.src_port,
-        };
-        let b = Endpoint {
-            ip: p.dst,
-            port: p.dst_port,
-        };
+        let (a, b) = endpoints(p);
         let key = FlowKey::of(p.transport, a, b);
         let hash = hash_of(&key);
         let syn_only = p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
