@@ -13,6 +13,12 @@
 //! [`cli`] is the command line on top.
 
 #![deny(unsafe_code)]
+// Input from a capture or a user must end as an error, never a panic: no
+// unwrap/expect/panic! outside tests (clippy in CI enforces it).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod analysis;
 pub mod capture;

@@ -480,6 +480,9 @@ static BUILTIN: OnceLock<KnowledgeBase> = OnceLock::new();
 
 impl KnowledgeBase {
     /// The embedded knowledge base, parsed on first use.
+    // The embedded table is compiled in and checked by the unit tests: a
+    // parse failure is a build defect, the one panic outside tests.
+    #[allow(clippy::panic)]
     pub fn builtin() -> &'static KnowledgeBase {
         BUILTIN.get_or_init(
             || match KnowledgeBase::from_table(Cow::Borrowed(BUILTIN_TABLE)) {
