@@ -244,7 +244,8 @@ impl<'kb> Analyzer<'kb> {
     pub fn frame(&mut self, f: &Frame<'_>) -> Option<Skip> {
         match self.decoder.frame(f) {
             Ok(p) => {
-                self.packet(&p, f.ts_nanos, f.orig_len.max(f.caplen));
+                let hash = FlowTable::packet_hash(&p);
+                self.packet(&p, hash, f.ts_nanos, f.orig_len.max(f.caplen));
                 None
             }
             Err(skip) => Some(skip),
@@ -252,19 +253,20 @@ impl<'kb> Analyzer<'kb> {
     }
 
     /// The flow half of [`Analyzer::frame`]: a decoded packet (counted by
-    /// a [`FrameDecoder`]) goes into the flow table.
-    fn packet(&mut self, p: &decode::Packet<'_>, ts: i64, wire_len: u32) {
+    /// a [`FrameDecoder`]) with its [`FlowTable::packet_hash`] goes into the
+    /// flow table.
+    fn packet(&mut self, p: &decode::Packet<'_>, hash: u64, ts: i64, wire_len: u32) {
         if let Some(set) = &self.watch
             && (set.contains(p.transport, p.dst_port) || set.contains(p.transport, p.src_port))
         {
             let created = self.table.stats().created;
-            self.table.update(p, ts, wire_len);
+            self.table.update_hashed(p, hash, ts, wire_len);
             self.watch_packets += 1;
             if self.table.stats().created != created {
                 self.watch_news += 1;
             }
         } else {
-            self.table.update(p, ts, wire_len);
+            self.table.update_hashed(p, hash, ts, wire_len);
         }
         if self.table.has_finished() {
             self.drain();

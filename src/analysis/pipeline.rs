@@ -15,7 +15,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use super::{Analyzer, FrameDecoder, Progress};
 use crate::capture::{CaptureError, FrameSource};
 use crate::decode::{Packet, Skip};
-use crate::flow::PortSet;
+use crate::flow::{FlowTable, PortSet};
 
 /// Records per batch: large enough to make the hand-over cheap, small
 /// enough that the batches in flight stay in the caches.
@@ -28,6 +28,8 @@ const IN_FLIGHT: usize = 4;
 
 struct Rec {
     packet: Packet<'static>,
+    /// `FlowTable::packet_hash` of the packet, computed on the reading side.
+    hash: u64,
     ts: i64,
     wire_len: u32,
     /// Kept payload bytes in the batch's arena.
@@ -105,7 +107,7 @@ fn apply(
     for mut batch in full.iter() {
         for (i, r) in batch.recs.iter().enumerate() {
             if let Some(next) = batch.recs.get(i + PREFETCH_AHEAD) {
-                az.table.prefetch(&next.packet);
+                az.table.prefetch(next.hash);
             }
             let start = r.payload_at as usize;
             let payload = batch
@@ -113,7 +115,7 @@ fn apply(
                 .get(start..start + r.payload_len as usize)
                 .unwrap_or(&[]);
             let p: Packet<'_> = r.packet;
-            az.packet(&Packet { payload, ..p }, r.ts, r.wire_len);
+            az.packet(&Packet { payload, ..p }, r.hash, r.ts, r.wire_len);
         }
         progress.update(base + batch.position, frames_before + batch.frames);
         batch.recs.clear();
@@ -173,6 +175,7 @@ fn reader(
                     batch.arena.extend_from_slice(bytes);
                 }
                 batch.recs.push(Rec {
+                    hash: FlowTable::packet_hash(&p),
                     packet: Packet {
                         src: p.src,
                         dst: p.dst,

@@ -516,22 +516,28 @@ impl FlowTable {
             .copied()
     }
 
-    /// Asks the CPU to fetch the flow `p` belongs to, so that a later
-    /// [`FlowTable::update`] with it finds the flow in cache: the two-thread
-    /// scan calls this a few packets ahead. Changes nothing.
+    /// The table's hash of the flow `p` belongs to (the same for both
+    /// directions): what [`FlowTable::update_hashed`] and
+    /// [`FlowTable::prefetch`] take, so that a packet is hashed once.
     #[inline]
-    pub fn prefetch(&self, p: &Packet<'_>) {
+    pub fn packet_hash(p: &Packet<'_>) -> u64 {
         let (a, b) = endpoints(p);
+        hash_of(&FlowKey::of(p.transport, a, b))
+    }
+
+    /// Asks the CPU to fetch the flow whose packet hash is `hash`, so that a
+    /// later update finds it in cache: the two-thread scan calls this a few
+    /// packets ahead. Changes nothing.
+    #[inline]
+    pub fn prefetch(&self, hash: u64) {
         let slots = &self.slots;
         // Every candidate whose tag matches is fetched; none is compared.
-        let _ = self
-            .map
-            .find(hash_of(&FlowKey::of(p.transport, a, b)), |&i| {
-                if let Some(f) = slots.get(i as usize) {
-                    prefetch_lines(f);
-                }
-                false
-            });
+        let _ = self.map.find(hash, |&i| {
+            if let Some(f) = slots.get(i as usize) {
+                prefetch_lines(f);
+            }
+            false
+        });
     }
 
     /// Takes the flow in `slot` out of the table, freeing the slot.
@@ -604,10 +610,16 @@ impl FlowTable {
 
     /// Adds one packet observed at `ts` (ns) with `wire_len` frame bytes.
     pub fn update(&mut self, p: &Packet<'_>, ts: i64, wire_len: u32) {
+        self.update_hashed(p, Self::packet_hash(p), ts, wire_len);
+    }
+
+    /// [`FlowTable::update`] with the packet's hash already computed by
+    /// [`FlowTable::packet_hash`].
+    pub fn update_hashed(&mut self, p: &Packet<'_>, hash: u64, ts: i64, wire_len: u32) {
+        debug_assert_eq!(hash, Self::packet_hash(p));
         self.maybe_sweep(ts);
         let (a, b) = endpoints(p);
         let key = FlowKey::of(p.transport, a, b);
-        let hash = hash_of(&key);
         let syn_only = p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN;
 
         if let PacketKind::IcmpError { icmp_type, code } = p.kind {
