@@ -289,6 +289,21 @@ impl<'kb> Analyzer<'kb> {
         self.table.len()
     }
 
+    /// Ends the analysis ([`Analyzer::finish`]) of `inputs`, begun at wall
+    /// time `started_ns` (ns since the epoch) and monotonic time `t0`.
+    pub fn into_analysis(self, inputs: Vec<InputResult>, started_ns: i64, t0: Instant) -> Analysis {
+        let (packets, flow_table, outcome) = self.finish();
+        Analysis {
+            inputs,
+            packets,
+            flow_table,
+            outcome,
+            started_ns,
+            ended_ns: now_ns(),
+            elapsed_s: t0.elapsed().as_secs_f64(),
+        }
+    }
+
     /// Ends the analysis: flushes the flow table and classifies.
     pub fn finish(mut self) -> (PacketStats, FlowStats, Outcome) {
         self.drain();
@@ -464,16 +479,7 @@ pub fn scan_with(
             error: error.map(|e| e.to_string()),
         });
     }
-    let (packets, flow_table, outcome) = az.finish();
-    Analysis {
-        inputs: results,
-        packets,
-        flow_table,
-        outcome,
-        started_ns,
-        ended_ns: now_ns(),
-        elapsed_s: t0.elapsed().as_secs_f64(),
-    }
+    az.into_analysis(results, started_ns, t0)
 }
 
 /// `-v`: one line per input (frames, seconds, frames/s, error).

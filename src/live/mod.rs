@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::analysis::{Analysis, AnalysisConfig, Analyzer, InputResult, now_ns};
+use crate::analysis::{AnalysisConfig, Analyzer, InputResult, now_ns};
 use crate::capture::FrameSource;
 use crate::capture::live::{CaptureStats, LiveOptions, LiveSource};
 use crate::classify::{Finding, FindingKind};
@@ -291,20 +291,12 @@ pub fn run(
         capture_error = source.fault().map(|f| f.to_string());
     }
     let summary = Box::new(source).finish();
-    let (packets, flow_table, outcome) = az.finish();
-    let analysis = Analysis {
-        inputs: vec![InputResult {
-            summary,
-            error: capture_error,
-            sha256_skipped: None,
-        }],
-        packets,
-        flow_table,
-        outcome,
-        started_ns,
-        ended_ns: now_ns(),
-        elapsed_s: t0.elapsed().as_secs_f64(),
-    };
+    let inputs = vec![InputResult {
+        summary,
+        error: capture_error,
+        sha256_skipped: None,
+    }];
+    let analysis = az.into_analysis(inputs, started_ns, t0);
     let mut rep = Report::new(analysis, kb, command_line, acfg, cfg.all_flows);
     rep.capture = Some(stats);
     for f in &mut rep.findings {
