@@ -131,6 +131,29 @@ fn sniff(path: &Path) -> Result<(Vec<u8>, u64), CaptureError> {
     Ok((magic, meta.len()))
 }
 
+/// A libpcap packet as a [`Frame`]; `nanos`: the capture's timestamps are
+/// in nanoseconds (else microseconds).
+pub(crate) fn frame_of<'a>(p: &pcap::Packet<'a>, linktype: u32, nanos: bool) -> Frame<'a> {
+    // time_t / suseconds_t are i32 on some targets.
+    #[allow(clippy::useless_conversion)]
+    let (sec, frac) = (
+        i64::from(p.header.ts.tv_sec),
+        i64::from(p.header.ts.tv_usec),
+    );
+    let frac = if nanos {
+        frac
+    } else {
+        frac.saturating_mul(1000)
+    };
+    Frame {
+        ts_nanos: sec.saturating_mul(1_000_000_000).saturating_add(frac),
+        linktype,
+        data: p.data,
+        orig_len: p.header.len,
+        caplen: p.data.len() as u32,
+    }
+}
+
 impl FrameSource for LibpcapSource {
     fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
         if self.done {
@@ -138,24 +161,16 @@ impl FrameSource for LibpcapSource {
         }
         match self.cap.next_packet() {
             Ok(p) => {
-                // time_t / suseconds_t are i32 on some targets.
-                #[allow(clippy::useless_conversion)]
-                let ts_nanos = i64::from(p.header.ts.tv_sec)
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(i64::from(p.header.ts.tv_usec));
+                // Opened with nanosecond precision.
+                let frame = frame_of(&p, self.linktype, true);
+                let ts_nanos = frame.ts_nanos;
                 self.frames += 1;
                 self.position += self.record_overhead + u64::from(p.header.caplen);
                 if self.first_ts.is_none() {
                     self.first_ts = Some(ts_nanos);
                 }
                 self.last_ts = Some(ts_nanos);
-                Ok(Some(Frame {
-                    ts_nanos,
-                    linktype: self.linktype,
-                    data: p.data,
-                    orig_len: p.header.len,
-                    caplen: p.data.len() as u32,
-                }))
+                Ok(Some(frame))
             }
             Err(pcap::Error::NoMorePackets) => {
                 self.done = true;

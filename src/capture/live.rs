@@ -613,17 +613,8 @@ impl FrameSource for LiveSource {
         }
         match self.cap.next_packet() {
             Ok(p) => {
-                // time_t / suseconds_t are i32 on some targets.
-                #[allow(clippy::useless_conversion)]
-                let frac = i64::from(p.header.ts.tv_usec);
-                #[allow(clippy::useless_conversion)]
-                let ts_nanos = i64::from(p.header.ts.tv_sec)
-                    .saturating_mul(1_000_000_000)
-                    .saturating_add(if self.nanos {
-                        frac
-                    } else {
-                        frac.saturating_mul(1000)
-                    });
+                let frame = super::libpcap::frame_of(&p, self.linktype, self.nanos);
+                let ts_nanos = frame.ts_nanos;
                 self.frames += 1;
                 self.bytes += u64::from(p.header.len);
                 if self.first_ts.is_none() {
@@ -631,8 +622,12 @@ impl FrameSource for LiveSource {
                 }
                 self.last_ts = Some(ts_nanos);
                 if let Some(s) = self.save.as_mut() {
+                    // time_t / suseconds_t are i32 on some targets.
                     #[allow(clippy::useless_conversion)]
-                    let sec = i64::from(p.header.ts.tv_sec);
+                    let (sec, frac) = (
+                        i64::from(p.header.ts.tv_sec),
+                        i64::from(p.header.ts.tv_usec),
+                    );
                     match s.push(sec, frac, p.header.len, p.data) {
                         Ok(()) => {
                             if let Some(r) = self.ring.as_ref()
@@ -654,13 +649,7 @@ impl FrameSource for LiveSource {
                         }
                     }
                 }
-                Ok(Some(Frame {
-                    ts_nanos,
-                    linktype: self.linktype,
-                    data: p.data,
-                    orig_len: p.header.len,
-                    caplen: p.data.len() as u32,
-                }))
+                Ok(Some(frame))
             }
             Err(pcap::Error::TimeoutExpired) => {
                 self.idle = true;
