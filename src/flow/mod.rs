@@ -550,21 +550,6 @@ impl FlowTable {
         Some(f)
     }
 
-    /// Takes the flow of `key` out of the table, freeing its slot.
-    fn take(&mut self, key: &FlowKey) -> Option<Flow> {
-        let slots = &self.slots;
-        let entry = self
-            .map
-            .find_entry(hash_of(key), |&i| {
-                slots.get(i as usize).is_some_and(|f| f.has_key(key))
-            })
-            .ok()?;
-        let (i, _) = entry.remove();
-        let f = std::mem::replace(self.slots.get_mut(i as usize)?, Flow::vacant());
-        self.free.push(i);
-        Some(f)
-    }
-
     /// Flows currently held.
     pub fn len(&self) -> usize {
         self.map.len()
@@ -637,24 +622,22 @@ impl FlowTable {
             return;
         }
 
-        if syn_only
+        // One hash lookup per packet of a known flow; room is made first
+        // only when the table is full and the flow is new.
+        let mut found = self.find(&key, hash);
+        if let Some(i) = found
+            && syn_only
             && p.transport == Transport::Tcp
-            && self
-                .find(&key, hash)
-                .and_then(|i| self.slots.get(i as usize))
-                .is_some_and(Flow::closed)
+            && self.slots.get(i as usize).is_some_and(Flow::closed)
         {
             // A new connection on a closed 4-tuple: end the old flow.
-            if let Some(mut old) = self.take(&key) {
+            if let Some(mut old) = self.take_slot(i) {
                 old.end = EndReason::Reused;
                 self.stats.reused += 1;
                 self.finished.push(old);
             }
+            found = None;
         }
-
-        // One hash lookup per packet of a known flow; room is made first
-        // only when the table is full and the flow is new.
-        let found = self.find(&key, hash);
         if found.is_none() && self.map.len() >= self.cfg.max_flows {
             self.make_room(ts);
         }
