@@ -16,6 +16,7 @@
 //! Everything here is bounded: findings, clients and flows kept per finding
 //! and sweep sources are capped, and what did not fit is counted.
 
+pub mod attribution;
 mod severity;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -301,7 +302,7 @@ pub struct Finding {
     pub targets: Vec<SweepTarget>,
     /// Live capture only: the local process behind the endpoint (absent in offline scans).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub local_process: Option<crate::live::attribution::LocalAttribution>,
+    pub local_process: Option<attribution::LocalAttribution>,
     /// Filters selecting the finding's traffic; filled in by the report.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filter: Option<Filters>,

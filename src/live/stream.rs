@@ -161,18 +161,9 @@ pub fn text_line(event: &str, f: &Finding, time: &str, color: bool) -> String {
         bytes(t.c2s.bytes + t.s2c.bytes)
     );
     if let Some(a) = &f.local_process {
-        line.push_str(&format!(" — local: {}", clean(&attribution_summary(a))));
+        line.push_str(&format!(" — local: {}", clean(&a.summary())));
     }
     line
-}
-
-/// "pid 123 /usr/bin/x (user root)" or the status detail.
-pub fn attribution_summary(a: &LocalAttribution) -> String {
-    if a.status == "found" {
-        a.detail.clone()
-    } else {
-        format!("{}: {}", a.status, a.detail)
-    }
 }
 
 /// Writes one event as a JSON line and flushes (for pipes).

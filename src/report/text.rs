@@ -370,12 +370,7 @@ fn finding(f: &Finding, out: &mut dyn Write, style: Style) -> io::Result<()> {
         .collect();
     writeln!(out, "    {:<9} {}", "att&ck", tags.join(", "))?;
     if let Some(a) = &f.local_process {
-        writeln!(
-            out,
-            "    {:<9} {}",
-            "local",
-            clean(&crate::live::stream::attribution_summary(a))
-        )?;
+        writeln!(out, "    {:<9} {}", "local", clean(&a.summary()))?;
         for s in &a.sockets {
             for p in &s.processes {
                 writeln!(
