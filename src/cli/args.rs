@@ -148,36 +148,15 @@ pub struct LiveArgs {
     /// Do not look up local processes behind ghost-port endpoints.
     #[arg(long)]
     pub no_attribution: bool,
+    /// Flow-table and policy options shared with `scan`.
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
     /// Write the final report to FILE instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Overwrite an existing output file.
     #[arg(long)]
     pub force: bool,
-    /// Include every flow in the JSON report (up to --all-flows-cap).
-    #[arg(long)]
-    pub all_flows: bool,
-    /// Most flow records kept with --all-flows.
-    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
-    pub all_flows_cap: usize,
-    /// Most flows held at once; when full, the least recently active are evicted (and counted).
-    #[arg(long, default_value_t = 100_000, value_name = "N")]
-    pub max_flows: usize,
-    /// Payload bytes kept per direction of ghost-port flows, for identification.
-    #[arg(long, default_value_t = 1024, value_name = "BYTES")]
-    pub payload_cap: usize,
-    /// Idle timeout for TCP flows, seconds of capture time.
-    #[arg(long, default_value_t = 300, value_name = "SECS")]
-    pub tcp_timeout: u32,
-    /// Idle timeout for UDP flows, seconds of capture time.
-    #[arg(long, default_value_t = 60, value_name = "SECS")]
-    pub udp_timeout: u32,
-    /// Site policy: never report this port. Repeatable.
-    #[arg(long, value_name = "RULE")]
-    pub allow: Vec<String>,
-    /// Site policy: treat this port as ghost. Repeatable.
-    #[arg(long, value_name = "RULE")]
-    pub deny: Vec<String>,
     /// Site policy file (TOML with [[allow]] / [[deny]] entries).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -288,6 +267,36 @@ pub enum Reader {
     Libpcap,
 }
 
+/// Flow-table, classification and policy options: the same for `scan` and
+/// `live` (and flattened into both).
+#[derive(Debug, Args)]
+pub struct AnalysisArgs {
+    /// Include every flow in the JSON report (up to --all-flows-cap).
+    #[arg(long)]
+    pub all_flows: bool,
+    /// Most flow records kept with --all-flows.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    pub all_flows_cap: usize,
+    /// Most flows held at once; when full, the least recently active are evicted (and counted).
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub max_flows: usize,
+    /// Payload bytes kept per direction of ghost-port flows, for identification.
+    #[arg(long, default_value_t = 1024, value_name = "BYTES")]
+    pub payload_cap: usize,
+    /// Idle timeout for TCP flows, seconds of capture time.
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    pub tcp_timeout: u32,
+    /// Idle timeout for UDP flows, seconds of capture time.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub udp_timeout: u32,
+    /// Site policy: never report this port (e.g. `386/tcp`, `386/tcp@10.0.0.0/8`). Repeatable.
+    #[arg(long, value_name = "RULE")]
+    pub allow: Vec<String>,
+    /// Site policy: treat this port as ghost (e.g. `8080/tcp`). Repeatable.
+    #[arg(long, value_name = "RULE")]
+    pub deny: Vec<String>,
+}
+
 /// Options of `scan`.
 #[derive(Debug, Args)]
 pub struct ScanArgs {
@@ -309,24 +318,9 @@ pub struct ScanArgs {
     /// Overwrite existing output files.
     #[arg(long)]
     pub force: bool,
-    /// Include every flow in JSON output (up to --all-flows-cap).
-    #[arg(long)]
-    pub all_flows: bool,
-    /// Most flow records kept with --all-flows.
-    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
-    pub all_flows_cap: usize,
-    /// Most flows held at once; when full, the least recently active are evicted (and counted).
-    #[arg(long, default_value_t = 100_000, value_name = "N")]
-    pub max_flows: usize,
-    /// Payload bytes kept per direction of ghost-port flows, for identification.
-    #[arg(long, default_value_t = 1024, value_name = "BYTES")]
-    pub payload_cap: usize,
-    /// Idle timeout for TCP flows, seconds of capture time.
-    #[arg(long, default_value_t = 300, value_name = "SECS")]
-    pub tcp_timeout: u32,
-    /// Idle timeout for UDP flows, seconds of capture time.
-    #[arg(long, default_value_t = 60, value_name = "SECS")]
-    pub udp_timeout: u32,
+    /// Flow-table and policy options shared with `live`.
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
     /// File reader.
     #[arg(long, value_enum, default_value_t = Reader::Native)]
     pub reader: Reader,
@@ -341,12 +335,6 @@ pub struct ScanArgs {
     /// of each input has a thread of its own (see --no-hash).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
-    /// Site policy: never report this port (e.g. `386/tcp`, `386/tcp@10.0.0.0/8`). Repeatable.
-    #[arg(long, value_name = "RULE")]
-    pub allow: Vec<String>,
-    /// Site policy: treat this port as ghost (e.g. `8080/tcp`). Repeatable.
-    #[arg(long, value_name = "RULE")]
-    pub deny: Vec<String>,
     /// Config file: TOML with [scan] defaults and [[allow]] / [[deny]] rules (default: $GHOSTPORT_CONFIG, else ~/.config/ghostport/config.toml if present).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -239,17 +239,17 @@ pub fn apply(
     let path = located.as_ref().map(|l| l.path.clone()).unwrap_or_default();
 
     macro_rules! setting {
-        ($key:literal, $field:ident, $file:expr, $show:expr) => {{
+        ($key:literal, $($field:ident).+, $file:expr, $show:expr) => {{
             let src = if from_cli($key) {
                 Source::CommandLine
             } else if let Some(v) = $file {
-                a.$field = v;
+                a.$($field).+ = v;
                 file_src.clone()
             } else {
                 Source::Default
             };
             #[allow(clippy::redundant_closure_call)]
-            let value = serde_json::Value::from(($show)(&a.$field));
+            let value = serde_json::Value::from(($show)(&a.$($field).+));
             out.push(Entry {
                 key: $key,
                 value,
@@ -276,15 +276,30 @@ pub fn apply(
     setting!("format", format, fmt.map(Some), |v: &Option<Format>| v
         .as_ref()
         .map_or_else(|| "text".to_owned(), enum_name));
-    setting!("max_flows", max_flows, f.max_flows, |v: &usize| *v as u64);
-    setting!("payload_cap", payload_cap, f.payload_cap, |v: &usize| *v
+    setting!("max_flows", analysis.max_flows, f.max_flows, |v: &usize| *v
         as u64);
-    setting!("tcp_timeout", tcp_timeout, f.tcp_timeout, |v: &u32| *v);
-    setting!("udp_timeout", udp_timeout, f.udp_timeout, |v: &u32| *v);
-    setting!("all_flows", all_flows, f.all_flows, |v: &bool| *v);
+    setting!(
+        "payload_cap",
+        analysis.payload_cap,
+        f.payload_cap,
+        |v: &usize| *v as u64
+    );
+    setting!(
+        "tcp_timeout",
+        analysis.tcp_timeout,
+        f.tcp_timeout,
+        |v: &u32| *v
+    );
+    setting!(
+        "udp_timeout",
+        analysis.udp_timeout,
+        f.udp_timeout,
+        |v: &u32| *v
+    );
+    setting!("all_flows", analysis.all_flows, f.all_flows, |v: &bool| *v);
     setting!(
         "all_flows_cap",
-        all_flows_cap,
+        analysis.all_flows_cap,
         f.all_flows_cap,
         |v: &usize| { *v as u64 }
     );
@@ -354,10 +369,10 @@ mod tests {
             "x",
         ]);
         let eff = apply(&mut a, Some(&m), &|_| None).unwrap_or_else(|e| panic!("{e:#}"));
-        assert_eq!(a.max_flows, 7);
+        assert_eq!(a.analysis.max_flows, 7);
         assert_eq!(a.format, Some(Format::Json));
-        assert_eq!(a.udp_timeout, 5);
-        assert_eq!(a.tcp_timeout, 300);
+        assert_eq!(a.analysis.udp_timeout, 5);
+        assert_eq!(a.analysis.tcp_timeout, 300);
         let src = |k: &str| {
             eff.settings
                 .iter()

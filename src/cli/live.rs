@@ -9,8 +9,6 @@ use super::args::{Command, InterfacesArgs, ListFormat, LiveArgs, LiveFormat};
 use super::{kb, use_color};
 use crate::analysis::AnalysisConfig;
 use crate::capture::live::{self, LiveOptions};
-use crate::classify::ClassifyConfig;
-use crate::knowledge::policy::Policy;
 use crate::report::text::clean;
 
 /// Errors go to stdout as JSON too (as `scan -F json`).
@@ -18,19 +16,11 @@ pub fn json_errors(c: &Command) -> bool {
     matches!(c, Command::Live(a) if a.format != LiveFormat::Text)
 }
 
-fn policy(a: &LiveArgs) -> Result<Policy> {
-    super::build_policy(a.config.as_deref(), &a.allow, &a.deny)
-}
-
 pub fn live(a: LiveArgs) -> Result<u8> {
     let kb = kb::active()?;
     let acfg = AnalysisConfig {
-        flow: super::flow_config(a.max_flows, a.tcp_timeout, a.udp_timeout, a.payload_cap),
-        classify: ClassifyConfig {
-            policy: policy(&a)?,
-            all_flows_cap: if a.all_flows { a.all_flows_cap } else { 0 },
-            ..ClassifyConfig::default()
-        },
+        flow: a.analysis.flow_config(),
+        classify: a.analysis.classify_config(a.config.as_deref())?,
         ..AnalysisConfig::default()
     };
     let to_terminal = a.output.is_none() && std::io::stdout().is_terminal();
@@ -59,7 +49,7 @@ pub fn live(a: LiveArgs) -> Result<u8> {
         color: use_color(a.color, to_terminal),
         output: a.output.clone(),
         force: a.force,
-        all_flows: a.all_flows,
+        all_flows: a.analysis.all_flows,
         attribution: !a.no_attribution,
         quiet: a.quiet,
     };

@@ -127,7 +127,7 @@ fn config_show(a: &args::ConfigShowArgs) -> Result<u8> {
         anyhow::bail!("config show: internal error: not a scan command line");
     };
     let eff = config::apply(&mut sa, m.subcommand_matches("scan"), &config::env_lookup)?;
-    let pol = policy(&sa)?;
+    let pol = build_policy(sa.config.as_deref(), &sa.analysis.allow, &sa.analysis.deny)?;
     let out = &mut std::io::stdout().lock();
     match a.format {
         args::PortFormat::Json => {
@@ -202,25 +202,35 @@ pub(crate) fn build_policy(
     Ok(p)
 }
 
-/// Flow-table settings from the options `scan` and `live` share.
-pub(crate) fn flow_config(
-    max_flows: usize,
-    tcp_timeout_s: u32,
-    udp_timeout_s: u32,
-    payload_cap: usize,
-) -> FlowConfig {
-    FlowConfig {
-        max_flows: max_flows.max(1),
-        tcp_timeout_ns: i64::from(tcp_timeout_s) * 1_000_000_000,
-        udp_timeout_ns: i64::from(udp_timeout_s) * 1_000_000_000,
-        payload_cap,
-        payload_ports: None,
-        service_ports: None,
+impl args::AnalysisArgs {
+    /// Flow-table settings.
+    pub(crate) fn flow_config(&self) -> FlowConfig {
+        FlowConfig {
+            max_flows: self.max_flows.max(1),
+            tcp_timeout_ns: i64::from(self.tcp_timeout) * 1_000_000_000,
+            udp_timeout_ns: i64::from(self.udp_timeout) * 1_000_000_000,
+            payload_cap: self.payload_cap,
+            payload_ports: None,
+            service_ports: None,
+        }
     }
-}
 
-fn policy(a: &ScanArgs) -> Result<Policy> {
-    build_policy(a.config.as_deref(), &a.allow, &a.deny)
+    /// Classifier settings, with the site policy from the command line and
+    /// the config file `config` (when given).
+    pub(crate) fn classify_config(
+        &self,
+        config: Option<&std::path::Path>,
+    ) -> Result<ClassifyConfig> {
+        Ok(ClassifyConfig {
+            policy: build_policy(config, &self.allow, &self.deny)?,
+            all_flows_cap: if self.all_flows {
+                self.all_flows_cap
+            } else {
+                0
+            },
+            ..ClassifyConfig::default()
+        })
+    }
 }
 
 struct Bar(indicatif::ProgressBar, std::time::Instant);
@@ -304,12 +314,8 @@ fn scan(a: ScanArgs) -> Result<u8> {
     }
     let kb = kb::active()?;
     let cfg = AnalysisConfig {
-        flow: flow_config(a.max_flows, a.tcp_timeout, a.udp_timeout, a.payload_cap),
-        classify: ClassifyConfig {
-            policy: policy(&a)?,
-            all_flows_cap: if a.all_flows { a.all_flows_cap } else { 0 },
-            ..ClassifyConfig::default()
-        },
+        flow: a.analysis.flow_config(),
+        classify: a.analysis.classify_config(a.config.as_deref())?,
         reader: match a.reader {
             args::Reader::Native => ReaderKind::Native,
             args::Reader::Libpcap => ReaderKind::Libpcap,
@@ -341,7 +347,7 @@ fn scan(a: ScanArgs) -> Result<u8> {
         analysis::scan_with(&inputs, kb, &cfg, scan_opts, &mut ())
     };
     let command_line: Vec<String> = std::env::args().collect();
-    let mut rep = Report::new(analysis, kb, command_line, &cfg, a.all_flows);
+    let mut rep = Report::new(analysis, kb, command_line, &cfg, a.analysis.all_flows);
     for e in rep.inputs.iter().filter_map(|i| i.error.as_ref()) {
         eprintln!("ghostport: error: {e}");
     }
