@@ -44,6 +44,10 @@ pub enum Command {
     Port(PortArgs),
     /// List ports by class, e.g. `--class ghost --format csv` to feed a firewall.
     Ports(PortsArgs),
+    /// Detections for other engines from the knowledge base and site policy:
+    /// Suricata rules, a Zeek script, nftables sets, Sigma rules, CSV/JSON.
+    #[command(after_help = EXPORT_EXAMPLES)]
+    Export(ExportArgs),
     /// Import a newer IANA registry file, or compare two.
     #[command(subcommand)]
     Registry(RegistryCommand),
@@ -296,6 +300,46 @@ pub struct AnalysisArgs {
     #[arg(long, value_name = "RULE")]
     pub deny: Vec<String>,
 }
+
+/// Options of `export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// What to generate.
+    #[arg(value_enum, value_name = "FORMAT")]
+    pub format: ExportFormat,
+    /// Site policy: never watch this port (`386/tcp`, `386/tcp@10.0.0.0/8`). Repeatable.
+    #[arg(long, value_name = "RULE")]
+    pub allow: Vec<String>,
+    /// Site policy: also watch this port (`8080/tcp`). Repeatable.
+    #[arg(long, value_name = "RULE")]
+    pub deny: Vec<String>,
+    /// Site policy file (TOML with [[allow]] / [[deny]] entries, as for `scan --config`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Formats of `export`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Suricata rules (sid 1386001-1386999), established flows to ghost ports.
+    Suricata,
+    /// A Zeek script raising Ghostport::Ghost_Port_Connection notices.
+    Zeek,
+    /// An nftables table with named sets ghost_tcp / ghost_udp (inet family).
+    Nftables,
+    /// Sigma rules for network-connection and firewall logs.
+    Sigma,
+    /// The watched ports as CSV.
+    Csv,
+    /// The watched ports as JSON.
+    Json,
+}
+
+const EXPORT_EXAMPLES: &str = "Examples:
+  ghostport export suricata > /etc/suricata/rules/ghostport.rules
+  ghostport export nftables > ghostport.nft && nft -f ghostport.nft
+  ghostport export zeek --config site.toml > ghostport.zeek
+  ghostport export sigma > ghostport.yml && sigma check ghostport.yml";
 
 /// Options of `scan`.
 #[derive(Debug, Args)]

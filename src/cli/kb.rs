@@ -1,11 +1,12 @@
 //! `ghostport port`, `ports` and `registry`: the knowledge base on the command line.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result, bail};
 
-use super::args::{ListFormat, PortArgs, PortFormat as Format, PortsArgs, RegistryCommand};
+use super::args::{self, ListFormat, PortArgs, PortFormat as Format, PortsArgs, RegistryCommand};
 use crate::Transport;
 use crate::knowledge::{
     KnowledgeBase, PortClass, registry,
@@ -146,6 +147,25 @@ pub fn ports(a: &PortsArgs) -> Result<u8> {
         "{}",
         render::render_port_list(kb, class, t, list_format(a.format))
     );
+    Ok(0)
+}
+
+/// `ghostport export FORMAT`.
+pub fn export(a: &args::ExportArgs) -> Result<u8> {
+    use crate::knowledge::export::{self, ExportFormat};
+    let kb = active()?;
+    let policy = super::build_policy(a.config.as_deref(), &a.allow, &a.deny)?;
+    let format = match a.format {
+        args::ExportFormat::Suricata => ExportFormat::Suricata,
+        args::ExportFormat::Zeek => ExportFormat::Zeek,
+        args::ExportFormat::Nftables => ExportFormat::Nftables,
+        args::ExportFormat::Sigma => ExportFormat::Sigma,
+        args::ExportFormat::Csv => ExportFormat::Csv,
+        args::ExportFormat::Json => ExportFormat::Json,
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(export::render(format, kb, &policy).as_bytes())?;
+    out.flush()?;
     Ok(0)
 }
 

@@ -70,6 +70,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Scan(a) => scan(a),
         Command::Port(a) => kb::port(&a),
         Command::Ports(a) => kb::ports(&a),
+        Command::Export(a) => kb::export(&a),
         Command::Registry(c) => kb::registry(&c),
         Command::Live(a) => live::live(a),
         Command::Interfaces(a) => live::interfaces(&a),

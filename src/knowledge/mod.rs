@@ -30,6 +30,7 @@
 //!
 //! Site policy ([`policy`]) is applied by the caller on top of the class.
 
+pub mod export;
 pub mod policy;
 pub mod registry;
 pub mod render;
