@@ -164,6 +164,17 @@ pub enum FindingKind {
     GhostSourcePort,
 }
 
+impl FindingKind {
+    /// The machine name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::GhostPort => "ghost-port",
+            FindingKind::Sweep => "sweep",
+            FindingKind::GhostSourcePort => "ghost-source-port",
+        }
+    }
+}
+
 /// A behaviour seen in a finding's flows, with the evidence it used.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Behaviour {
@@ -335,6 +346,8 @@ struct Acc {
     starts: BTreeMap<IpAddr, Vec<i64>>,
     longest_ns: i64,
     max_bytes: u64,
+    /// Set once the findings cap is reached (see `Classifier::ranked`).
+    rank: Rank,
 }
 
 impl Acc {
@@ -384,7 +397,20 @@ impl Acc {
         if self.flows.len() < cfg.flows_per_finding {
             self.flows.push(FlowRecord::from_flow(f, ident));
         } else {
+            // Full: the least telling record makes room (a cap keeps the
+            // worst, not the first); the others keep their order.
             self.flows_omitted += 1;
+            let new = FlowRecord::from_flow(f, ident);
+            if let Some((i, least)) = self
+                .flows
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, r)| record_rank(r))
+                && record_rank(least) < record_rank(&new)
+            {
+                self.flows.remove(i);
+                self.flows.push(new);
+            }
         }
     }
 }
@@ -410,6 +436,28 @@ pub struct FlowCounts {
     pub ghost: u64,
 }
 
+/// Findings folded together because the findings cap was reached.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct FoldedFindings {
+    /// What the folded findings were about.
+    pub kind: FindingKind,
+    /// tcp/udp.
+    pub transport: Transport,
+    /// Server port (the ghost port).
+    pub port: u16,
+    /// Findings (endpoints) folded.
+    pub findings: u64,
+    /// Their flows.
+    pub flows: u64,
+    /// Flows the server answered.
+    pub answered: u64,
+    /// Flows with payload both ways.
+    pub data_exchanged: u64,
+    /// Highest severity score among the folded findings (without the
+    /// behaviours computed only at the end: beaconing).
+    pub max_score: u32,
+}
+
 /// Everything the classifier produces.
 #[derive(Debug, Default)]
 pub struct Outcome {
@@ -417,8 +465,16 @@ pub struct Outcome {
     pub findings: Vec<Finding>,
     /// Policy rules that suppressed findings.
     pub suppressed: Vec<Suppression>,
-    /// Findings that did not fit in `max_findings`.
+    /// Findings that did not fit in `max_findings` (folded into
+    /// `findings_folded`; an endpoint folded twice counts twice).
     pub findings_dropped: u64,
+    /// The findings beyond the cap, counted per (kind, transport, port),
+    /// most severe first: the cap keeps the most severe findings and folds
+    /// the least severe here.
+    pub findings_folded: Vec<FoldedFindings>,
+    /// Sweep sources not tracked because `MAX_SWEEP_SOURCES` were (the
+    /// sources with the fewest targets make room).
+    pub sweep_sources_dropped: u64,
     /// Flow counts.
     pub flows: FlowCounts,
     /// All flow records (`--all-flows`), sorted by first packet.
@@ -435,6 +491,14 @@ pub struct Classifier<'kb> {
     cfg: ClassifyConfig,
     accs: BTreeMap<EndpointKey, Acc>,
     dropped: u64,
+    /// Once `accs` is full: every finding's (rank, key), least severe first.
+    ranked: Option<BTreeSet<(Rank, EndpointKey)>>,
+    folded: BTreeMap<(FindingKind, Transport, u16), FoldedFindings>,
+    /// Verdicts by (port, transport), built once each.
+    verdicts: BTreeMap<(u16, Transport), std::sync::Arc<Verdict>>,
+    /// Once `sources` is full: every source's (rank, address), fewest targets first.
+    source_ranks: Option<BTreeSet<(u64, IpAddr)>>,
+    sources_dropped: u64,
     suppressed: BTreeMap<usize, (u64, BTreeSet<EndpointKey>)>,
     counts: FlowCounts,
     all_flows: Vec<FlowRecord>,
@@ -451,7 +515,20 @@ struct SourceAcc {
     first_ts: i64,
     last_ts: i64,
     overflow: u64,
+    /// Space-saving offset: the rank of the source this one replaced.
+    inherited: u64,
 }
+
+impl SourceAcc {
+    /// Eviction rank: targets seen (plus what the replaced source had).
+    fn rank(&self) -> u64 {
+        self.targets.len() as u64 + self.overflow + self.inherited
+    }
+}
+
+/// How severe a finding is so far, for the findings cap: (severity score
+/// without end-of-analysis behaviours, flows). The least goes first.
+type Rank = (u32, u64);
 
 const MAX_SWEEP_SOURCES: usize = 10_000;
 const MAX_CLIENTS_COUNTED: usize = 4096;
@@ -465,6 +542,11 @@ impl<'kb> Classifier<'kb> {
             cfg,
             accs: BTreeMap::new(),
             dropped: 0,
+            ranked: None,
+            folded: BTreeMap::new(),
+            verdicts: BTreeMap::new(),
+            source_ranks: None,
+            sources_dropped: 0,
             suppressed: BTreeMap::new(),
             counts: FlowCounts::default(),
             all_flows: Vec::new(),
@@ -547,19 +629,96 @@ impl<'kb> Classifier<'kb> {
     }
 
     fn add_to(&mut self, key: EndpointKey, f: &Flow, ident: Option<Identification>) {
-        if !self.accs.contains_key(&key) && self.accs.len() >= self.cfg.max_findings {
-            self.dropped += 1;
+        let cfg = &self.cfg;
+        if let Some(acc) = self.accs.get_mut(&key) {
+            let before = self.ranked.is_some().then_some(acc.rank);
+            acc.add(f, ident, cfg);
+            if let Some(old) = before {
+                let r = rank(self.kb, &self.cfg, &mut self.verdicts, key, acc);
+                acc.rank = r;
+                if let Some(set) = self.ranked.as_mut() {
+                    set.remove(&(old, key));
+                    set.insert((r, key));
+                }
+            }
             return;
         }
-        let cfg = &self.cfg;
-        self.accs.entry(key).or_default().add(f, ident, cfg);
+        let mut acc = Acc::default();
+        acc.add(f, ident, cfg);
+        if self.accs.len() < self.cfg.max_findings {
+            self.accs.insert(key, acc);
+            return;
+        }
+        // Full: the least severe finding (the new one or a kept one) is folded.
+        if self.ranked.is_none() {
+            let mut set = BTreeSet::new();
+            for (k, a) in self.accs.iter_mut() {
+                a.rank = rank(self.kb, &self.cfg, &mut self.verdicts, *k, a);
+                set.insert((a.rank, *k));
+            }
+            self.ranked = Some(set);
+        }
+        acc.rank = rank(self.kb, &self.cfg, &mut self.verdicts, key, &acc);
+        let Some(set) = self.ranked.as_mut() else {
+            return;
+        };
+        let least = set.first().copied();
+        match least {
+            Some(least) if least < (acc.rank, key) => {
+                set.remove(&least);
+                set.insert((acc.rank, key));
+                self.accs.insert(key, acc);
+                if let Some(old) = self.accs.remove(&least.1) {
+                    self.fold(least.1, &old);
+                }
+            }
+            _ => self.fold(key, &acc),
+        }
+    }
+
+    /// Counts a finding that did not fit under the cap.
+    fn fold(&mut self, key: EndpointKey, acc: &Acc) {
+        self.dropped += 1;
+        let e = self
+            .folded
+            .entry((key.kind, key.transport, key.port))
+            .or_insert_with(|| FoldedFindings {
+                kind: key.kind,
+                transport: key.transport,
+                port: key.port,
+                findings: 0,
+                flows: 0,
+                answered: 0,
+                data_exchanged: 0,
+                max_score: 0,
+            });
+        e.findings += 1;
+        e.flows += acc.totals.flows;
+        e.answered += acc.totals.answered;
+        e.data_exchanged += acc.totals.data_exchanged;
+        e.max_score = e.max_score.max(acc.rank.0);
     }
 
     fn note_source(&mut self, f: &Flow) {
-        if !self.sources.contains_key(&f.client.ip) && self.sources.len() >= MAX_SWEEP_SOURCES {
-            return;
+        let ip = f.client.ip;
+        let mut inherited = 0;
+        if !self.sources.contains_key(&ip) && self.sources.len() >= MAX_SWEEP_SOURCES {
+            // Full: the source with the fewest targets makes room, and the
+            // new one starts from its rank (space-saving), so a source that
+            // keeps probing stays while one-shot sources replace each other.
+            let ranks = self.source_ranks.get_or_insert_with(|| {
+                self.sources.iter().map(|(ip, s)| (s.rank(), *ip)).collect()
+            });
+            let Some((r, victim)) = ranks.pop_first() else {
+                return;
+            };
+            self.sources.remove(&victim);
+            self.sources_dropped += 1;
+            inherited = r;
         }
-        let s = self.sources.entry(f.client.ip).or_default();
+        let old_rank = self.sources.get(&ip).map(SourceAcc::rank);
+        let s = self.sources.entry(ip).or_default();
+        s.inherited = s.inherited.max(inherited);
         if s.targets.is_empty() {
             s.first_ts = f.first_ts;
             s.last_ts = f.last_ts;
@@ -573,6 +732,13 @@ impl<'kb> Classifier<'kb> {
             s.hosts.insert(f.server.ip);
         } else {
             s.overflow += 1;
+        }
+        let new_rank = s.rank();
+        if let Some(ranks) = self.source_ranks.as_mut() {
+            if let Some(r) = old_rank {
+                ranks.remove(&(r, ip));
+            }
+            ranks.insert((new_rank, ip));
         }
     }
 
@@ -590,7 +756,7 @@ impl<'kb> Classifier<'kb> {
         }
         // One verdict per (port, transport): building one walks the registry,
         // and many endpoints share a port.
-        let mut verdicts: BTreeMap<(u16, Transport), std::sync::Arc<Verdict>> = BTreeMap::new();
+        let mut verdicts = std::mem::take(&mut self.verdicts);
         for (key, acc) in std::mem::take(&mut self.accs) {
             // A per-endpoint finding made only of a sweeper's unanswered probes
             // is folded into the sweep finding.
@@ -639,6 +805,18 @@ impl<'kb> Classifier<'kb> {
             findings,
             suppressed,
             findings_dropped: self.dropped,
+            findings_folded: {
+                let mut v: Vec<FoldedFindings> =
+                    std::mem::take(&mut self.folded).into_values().collect();
+                v.sort_by(|a, b| {
+                    b.max_score
+                        .cmp(&a.max_score)
+                        .then(b.flows.cmp(&a.flows))
+                        .then((a.kind, a.transport, a.port).cmp(&(b.kind, b.transport, b.port)))
+                });
+                v
+            },
+            sweep_sources_dropped: self.sources_dropped,
             flows: self.counts,
             all_flows: self.all_flows,
             all_flows_omitted: self.all_flows_omitted,
@@ -865,6 +1043,55 @@ impl<'kb> Classifier<'kb> {
     }
 }
 
+/// How telling a flow record is, for the per-finding cap: data both ways,
+/// answered, a recognised application, bytes; the earlier flow wins a tie.
+fn record_rank(r: &FlowRecord) -> (bool, bool, bool, u64, std::cmp::Reverse<u64>) {
+    let known = r
+        .identification
+        .as_ref()
+        .is_some_and(|i| i.protocol.is_well_known_application());
+    (
+        r.c2s.payload_bytes > 0 && r.s2c.payload_bytes > 0,
+        r.answered,
+        known,
+        r.c2s.bytes + r.s2c.bytes,
+        std::cmp::Reverse(r.id),
+    )
+}
+
+/// A finding's [`Rank`] so far: its severity score from what is known
+/// before the end (state, payload, long-lived, high-volume, the port's
+/// tags), then its flows.
+fn rank(
+    kb: &KnowledgeBase,
+    cfg: &ClassifyConfig,
+    verdicts: &mut BTreeMap<(u16, Transport), std::sync::Arc<Verdict>>,
+    key: EndpointKey,
+    acc: &Acc,
+) -> Rank {
+    let verdict = verdicts
+        .entry((key.port, key.transport))
+        .or_insert_with(|| std::sync::Arc::new(kb.verdict(key.port, key.transport)));
+    let mut behaviours = Vec::new();
+    let mut mark = |kind| {
+        behaviours.push(Behaviour {
+            kind,
+            detail: String::new(),
+            evidence: BTreeMap::new(),
+        })
+    };
+    if key.kind == FindingKind::GhostPort {
+        if acc.longest_ns as f64 / 1e9 >= cfg.long_session_s {
+            mark("long-lived");
+        }
+        if acc.max_bytes >= cfg.high_volume_bytes {
+            mark("high-volume");
+        }
+    }
+    let sev = severity::endpoint(key.kind, &acc.totals, &acc.protocols, &behaviours, verdict);
+    (sev.score, acc.totals.flows)
+}
+
 fn finding_title(key: EndpointKey, v: &Verdict, t: &FlowTotals, protos: &[SeenProtocol]) -> String {
     let name = v
         .record
@@ -987,5 +1214,146 @@ mod memory_tests {
         let acc = c.accs.values().next().unwrap();
         assert_eq!(acc.totals.flows, cap as u64 * 3);
         assert_eq!(acc.starts.len(), cap);
+    }
+}
+
+#[cfg(test)]
+mod cap_tests {
+    use super::*;
+    use crate::decode::{Packet, PacketKind, tcp_flags};
+    use crate::flow::{FlowConfig, FlowTable};
+
+    fn udp(src: u32, dst: &str, payload: &'static [u8]) -> Packet<'static> {
+        Packet {
+            src: IpAddr::V4(std::net::Ipv4Addr::from(src)),
+            dst: dst.parse().unwrap(),
+            transport: Transport::Udp,
+            src_port: 40000,
+            dst_port: 384,
+            tcp_flags: 0,
+            seq: 0,
+            payload,
+            payload_len: payload.len() as u32,
+            vlan: None,
+            first_fragment: false,
+            kind: PacketKind::Normal,
+        }
+    }
+
+    /// The per-finding flow records keep the telling flows (answered), not
+    /// the first ones.
+    #[test]
+    fn flow_records_keep_the_answered_flows() {
+        let kb = KnowledgeBase::builtin();
+        let cfg = ClassifyConfig {
+            flows_per_finding: 3,
+            ..Default::default()
+        };
+        let mut c = Classifier::new(kb, cfg);
+        let mut t = FlowTable::new(FlowConfig::default());
+        for i in 0..20u32 {
+            t.update(
+                &udp(0x0a00_0000 | i, "203.0.113.84", b"x"),
+                i64::from(i),
+                60,
+            );
+        }
+        let mut answered = udp(0x0b00_0001, "203.0.113.84", b"q");
+        t.update(&answered, 100, 60);
+        std::mem::swap(&mut answered.src, &mut answered.dst);
+        std::mem::swap(&mut answered.src_port, &mut answered.dst_port);
+        t.update(&answered, 101, 60);
+        t.finish_all();
+        for f in t.drain_finished() {
+            c.add(&f);
+        }
+        let out = c.finish();
+        let f = &out.findings[0];
+        assert_eq!(f.flows.len(), 3);
+        assert_eq!(f.flows_omitted, 18);
+        assert!(f.flows.iter().any(|r| r.answered));
+    }
+
+    /// With the findings cap reached, a more severe finding replaces the
+    /// least severe one; the folded one is counted on its port.
+    #[test]
+    fn findings_cap_folds_the_least_severe() {
+        let kb = KnowledgeBase::builtin();
+        let cfg = ClassifyConfig {
+            max_findings: 4,
+            ..Default::default()
+        };
+        let mut c = Classifier::new(kb, cfg);
+        let mut t = FlowTable::new(FlowConfig::default());
+        for i in 0..10u32 {
+            let dst = format!("198.51.100.{i}");
+            t.update(&udp(0x0a00_0000 | i, &dst, b"x"), i64::from(i), 60);
+        }
+        let s = Packet {
+            src: "192.0.2.1".parse().unwrap(),
+            dst: "203.0.113.86".parse().unwrap(),
+            transport: Transport::Tcp,
+            src_port: 50000,
+            dst_port: 386,
+            tcp_flags: tcp_flags::SYN,
+            seq: 1,
+            payload: b"",
+            payload_len: 0,
+            vlan: None,
+            first_fragment: false,
+            kind: PacketKind::Normal,
+        };
+        t.update(&s, 20, 60);
+        let mut sa = s;
+        std::mem::swap(&mut sa.src, &mut sa.dst);
+        std::mem::swap(&mut sa.src_port, &mut sa.dst_port);
+        sa.tcp_flags = tcp_flags::SYN | tcp_flags::ACK;
+        t.update(&sa, 21, 60);
+        t.finish_all();
+        for f in t.drain_finished() {
+            c.add(&f);
+        }
+        let out = c.finish();
+        assert_eq!(out.findings.len(), 4);
+        assert_eq!(out.findings[0].server.port, 386);
+        assert_eq!(out.findings_dropped, 7);
+        assert_eq!(out.findings_folded.len(), 1);
+        assert_eq!(out.findings_folded[0].findings, 7);
+        assert_eq!(out.findings_folded[0].flows, 7);
+    }
+
+    /// Sweep sources beyond the cap: one-shot sources replace each other,
+    /// a source that keeps probing stays (space-saving).
+    #[test]
+    fn a_probing_source_survives_a_flood_of_one_shot_sources() {
+        let kb = KnowledgeBase::builtin();
+        let mut c = Classifier::new(kb, ClassifyConfig::default());
+        let mut t = FlowTable::new(FlowConfig {
+            max_flows: 1 << 20,
+            ..Default::default()
+        });
+        let mut ts = 0;
+        for i in 0..(MAX_SWEEP_SOURCES as u32 + 5_000) {
+            ts += 1;
+            let dst = std::net::Ipv4Addr::from(0xc633_6400 | (i & 0xff)).to_string();
+            t.update(&udp(0x0a00_0000 | i, &dst, b"x"), ts, 60);
+            if i % 1000 == 0 {
+                // The sweeper: one more ghost host every 1000 decoys.
+                let dst = format!("198.18.0.{}", i / 1000);
+                t.update(&udp(0x0b00_0001, &dst, b"x"), ts, 60);
+            }
+        }
+        t.finish_all();
+        for f in t.drain_finished() {
+            c.add(&f);
+        }
+        assert!(c.sources.len() <= MAX_SWEEP_SOURCES);
+        assert_eq!(c.sources_dropped, 5_000 + 1);
+        let out = c.finish();
+        assert!(
+            out.findings.iter().any(|f| f.kind == FindingKind::Sweep
+                && f.server.ip == "11.0.0.1".parse::<IpAddr>().unwrap()),
+            "the sweep was pushed out"
+        );
     }
 }

@@ -180,7 +180,7 @@ fn header(r: &Report, h: &mut String) {
     if s.findings_dropped > 0 {
         let _ = write!(
             h,
-            "<p class=\"status bad\">{} finding(s) beyond the cap were not kept.</p>",
+            "<p class=\"status bad\">{} less severe finding(s) beyond the cap were folded into per-port counts (see the JSON report's summary.findings_folded).</p>",
             s.findings_dropped
         );
     }

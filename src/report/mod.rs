@@ -94,8 +94,14 @@ pub struct Summary {
     pub findings_by_severity: BTreeMap<&'static str, u64>,
     /// Findings suppressed by site policy, per rule.
     pub suppressed: Vec<Suppression>,
-    /// Findings beyond the cap, not reported.
+    /// Findings beyond the cap, not reported on their own: the cap keeps
+    /// the most severe and folds the rest into `findings_folded`.
     pub findings_dropped: u64,
+    /// The folded findings, counted per (kind, transport, port), most severe first.
+    pub findings_folded: Vec<crate::classify::FoldedFindings>,
+    /// Sweep sources not tracked (more than 10 000 sources; those with the
+    /// fewest targets made room).
+    pub sweep_sources_dropped: u64,
     /// Capture time of the first packet (RFC 3339), if any.
     pub capture_start: Option<String>,
     /// Capture time of the last packet (RFC 3339), if any.
@@ -191,6 +197,8 @@ impl Report {
                 findings_by_severity: by_sev,
                 suppressed: a.outcome.suppressed,
                 findings_dropped: a.outcome.findings_dropped,
+                findings_folded: a.outcome.findings_folded,
+                sweep_sources_dropped: a.outcome.sweep_sources_dropped,
                 capture_start: first.map(rfc3339_micros),
                 capture_end: last.map(rfc3339_micros),
             },

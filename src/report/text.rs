@@ -219,9 +219,29 @@ pub fn write(r: &Report, out: &mut dyn Write, style: Style) -> io::Result<()> {
     if s.findings_dropped > 0 {
         writeln!(
             out,
-            "  ({} more findings were dropped: cap reached)",
+            "  ({} less severe findings were folded: cap reached)",
             s.findings_dropped
         )?;
+        for g in s.findings_folded.iter().take(10) {
+            writeln!(
+                out,
+                "    {}/{} {}: {} finding(s), {} flow(s), {} answered, top score {}",
+                g.port,
+                g.transport,
+                g.kind.as_str(),
+                g.findings,
+                g.flows,
+                g.answered,
+                g.max_score
+            )?;
+        }
+        if s.findings_folded.len() > 10 {
+            writeln!(
+                out,
+                "    ... {} more port(s): see the JSON report's summary.findings_folded",
+                s.findings_folded.len() - 10
+            )?;
+        }
     }
     for f in &r.findings {
         writeln!(out)?;
