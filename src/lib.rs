@@ -30,6 +30,7 @@ pub mod identify;
 pub mod knowledge;
 pub mod live;
 pub mod report;
+pub mod safefile;
 pub mod timefmt;
 
 use serde::{Deserialize, Serialize};

@@ -163,3 +163,48 @@ fn malformed_registry_names_line_and_field() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `registry import` of a file that cannot be IANA's registry is refused
+/// with the reason, and nothing is stored.
+#[test]
+fn implausible_registries_are_refused_with_the_reason() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/knowledge/data/sources/service-names-port-numbers.csv");
+    let real = std::fs::read_to_string(&src).unwrap();
+    let header = real.lines().next().unwrap();
+    let dir = std::env::temp_dir().join(format!("gp-implausible-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let without_ghosts: String = real
+        .lines()
+        .filter(|l| !l.starts_with("arns,") && !l.starts_with("asa,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let cases = [
+        ("header-only.csv", format!("{header}\n"), "tcp/udp rows"),
+        (
+            "everything.csv",
+            format!("{real}evil,1-65535,tcp,Evil,,,,,,,,\n"),
+            "covers 65535 ports",
+        ),
+        ("no-ghosts.csv", without_ghosts, "384/tcp"),
+    ];
+    for (name, text, reason) in cases {
+        let f = dir.join(name);
+        std::fs::write(&f, text).unwrap();
+        let data = dir.join("data");
+        let out = bin()
+            .env("GHOSTPORT_DATA_DIR", &data)
+            .args(["registry", "import", f.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(
+            err.contains("does not look like IANA's port registry") && err.contains(reason),
+            "{name}: {err}"
+        );
+        assert!(!data.join("registry.csv").exists(), "{name} was stored");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -151,6 +151,9 @@ pub struct CaptureStats {
 
 struct Ring {
     base: PathBuf,
+    /// The ring's files, all opened (and created) before any privilege
+    /// drop; rotation truncates the next one through its descriptor.
+    handles: Vec<std::fs::File>,
     files: u32,
     bytes_per_file: u64,
     index: u32,
@@ -179,6 +182,8 @@ pub struct LiveSource {
     nanos: bool,
     save: Option<Evidence>,
     save_path: Option<PathBuf>,
+    /// The savefile(s) as opened, to hand over the ones created.
+    outputs: Vec<crate::safefile::Output>,
     ring: Option<Ring>,
     rotate: bool,
     fault: Option<LiveError>,
@@ -286,6 +291,7 @@ impl LiveSource {
             nanos,
             save: None,
             save_path: None,
+            outputs: Vec::new(),
             ring: None,
             rotate: false,
             fault: None,
@@ -296,12 +302,25 @@ impl LiveSource {
         if let Some(path) = src.opts.savefile.clone() {
             match src.opts.ring {
                 Some((files, bytes_per_file)) => {
-                    let first = ring_path(&path, 0);
-                    src.save = Some(src.open_savefile(&first)?);
-                    src.save_path = Some(first);
+                    // Every file of the ring is opened now (each a valid
+                    // empty pcap until used), while still privileged.
+                    let files = files.max(1);
+                    let mut handles = Vec::with_capacity(files as usize);
+                    for i in (0..files).rev() {
+                        let p = ring_path(&path, i);
+                        let ev = src.open_savefile(&p)?;
+                        handles.push(ev.file.try_clone().map_err(|e| LiveError::Savefile {
+                            path: p.clone(),
+                            message: describe_write_error(&e),
+                        })?);
+                        src.save = Some(ev);
+                        src.save_path = Some(p);
+                    }
+                    handles.reverse();
                     src.ring = Some(Ring {
                         base: path,
-                        files: files.max(1),
+                        handles,
+                        files,
                         bytes_per_file: bytes_per_file.max(1),
                         index: 0,
                         order: vec![0],
@@ -316,13 +335,10 @@ impl LiveSource {
         Ok(src)
     }
 
-    /// The files a ring will use, for preparing them before a privilege
-    /// drop (the first one is already open).
-    pub fn ring_files(&self) -> Vec<PathBuf> {
-        match &self.ring {
-            Some(r) => (0..r.files).map(|i| ring_path(&r.base, i)).collect(),
-            None => self.save_path.iter().cloned().collect(),
-        }
+    /// Hands the savefiles this run created to `uid:gid` (`fchown` on their
+    /// descriptors; a file that existed before keeps its owner).
+    pub fn hand_savefiles_to(&self, uid: u32, gid: u32) -> std::io::Result<()> {
+        self.outputs.iter().try_for_each(|o| o.hand_to(uid, gid))
     }
 
     /// libpcap's counters now.
@@ -392,13 +408,16 @@ impl LiveSource {
         self.done = true;
     }
 
-    fn open_savefile(&self, path: &Path) -> Result<Evidence, LiveError> {
-        Evidence::create(path, self.linktype, self.opts.snaplen, self.nanos).map_err(|e| {
-            LiveError::Savefile {
-                path: path.to_path_buf(),
-                message: describe_write_error(&e),
-            }
-        })
+    fn open_savefile(&mut self, path: &Path) -> Result<Evidence, LiveError> {
+        let err = |e: std::io::Error| LiveError::Savefile {
+            path: path.to_path_buf(),
+            message: describe_write_error(&e),
+        };
+        // Overwritten like tcpdump -w, but never through a link.
+        let out = crate::safefile::open_output(path, true).map_err(err)?;
+        let file = out.file.try_clone().map_err(err)?;
+        self.outputs.push(out);
+        Evidence::start(path, file, self.linktype, self.opts.snaplen, self.nanos).map_err(err)
     }
 
     fn do_rotate(&mut self) {
@@ -415,7 +434,15 @@ impl LiveSource {
         // Close the full file before truncating the next (with one file,
         // the same one).
         self.save = None;
-        match Evidence::create(&path, self.linktype, self.opts.snaplen, self.nanos) {
+        let file = self
+            .ring
+            .as_ref()
+            .and_then(|r| r.handles.get(next as usize))
+            .map(|f| f.try_clone())
+            .unwrap_or_else(|| Err(std::io::Error::other("ring file not open")));
+        match file
+            .and_then(|f| Evidence::start(&path, f, self.linktype, self.opts.snaplen, self.nanos))
+        {
             Ok(s) => {
                 self.save = Some(s);
                 self.save_path = Some(path);
@@ -505,10 +532,20 @@ struct Evidence {
 }
 
 impl Evidence {
-    /// Creates (truncates) the file and writes the header at once, so an
-    /// unwritable file fails before the capture starts.
-    fn create(path: &Path, linktype: u32, snaplen: i32, nanos: bool) -> std::io::Result<Evidence> {
-        let mut file = std::fs::File::create(path)?;
+    /// Starts the file over (truncated, when it is a regular file) and
+    /// writes the header at once, so an unwritable file fails before the
+    /// capture starts.
+    fn start(
+        path: &Path,
+        mut file: std::fs::File,
+        linktype: u32,
+        snaplen: i32,
+        nanos: bool,
+    ) -> std::io::Result<Evidence> {
+        if file.metadata()?.is_file() {
+            file.set_len(0)?;
+            std::io::Seek::rewind(&mut file)?;
+        }
         let magic: u32 = if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
         let mut hdr = Vec::with_capacity(24);
         hdr.extend_from_slice(&magic.to_le_bytes());
@@ -824,7 +861,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("gp-evidence-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("ev.pcap");
-        let mut ev = Evidence::create(&p, 1, 65535, true).unwrap();
+        let f = crate::safefile::open_output(&p, true).unwrap().file;
+        let mut ev = Evidence::start(&p, f, 1, 65535, true).unwrap();
         ev.push(1_700_000_000, 123_456_789, 60, &[0xab; 42])
             .unwrap();
         ev.push(1_700_000_001, 5, 14, &[0xcd; 14]).unwrap();

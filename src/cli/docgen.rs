@@ -117,6 +117,8 @@ pub fn man(a: &ManArgs, w: &mut dyn Write) -> Result<u8> {
 
 /// Writes ghostport.1 and ghostport-COMMAND.1 pages into `dir`.
 fn write_dir(dir: &Path) -> Result<u8> {
+    crate::safefile::no_untrusted_link(dir)
+        .with_context(|| format!("cannot write man pages into {}", dir.display()))?;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create man page folder {}", dir.display()))?;
     // ghostport.1 is the whole manual, so `man ghostport` finds every option
@@ -131,8 +133,9 @@ fn write_dir(dir: &Path) -> Result<u8> {
             Some(cmd) => page(cmd, &mut buf)?,
             None => all_in_one(&mut buf)?,
         }
-        std::fs::write(&file, buf)
-            .with_context(|| format!("cannot write man page {}", file.display()))?;
+        // Regenerating replaces a page (a planted link is replaced, never
+        // written through).
+        crate::report::write::write_file(&file, true, &mut |w| w.write_all(&buf))?;
     }
     Ok(0)
 }

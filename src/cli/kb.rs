@@ -36,19 +36,46 @@ pub fn data_dir() -> Option<PathBuf> {
 fn parse_registry_file(path: &Path) -> Result<(Vec<registry::RegistryRow>, Option<String>)> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read registry file {}", path.display()))?;
+    parse_registry_text(&text, path)
+}
+
+fn parse_registry_text(
+    text: &str,
+    path: &Path,
+) -> Result<(Vec<registry::RegistryRow>, Option<String>)> {
     let trimmed = text.trim_start();
     let parsed = if trimmed.starts_with('<') {
-        registry::parse_registry_xml_dated(&text)
+        registry::parse_registry_xml_dated(text)
     } else {
-        registry::parse_registry_csv(&text).map(|rows| (rows, None))
+        registry::parse_registry_csv(text).map(|rows| (rows, None))
     };
     parsed.with_context(|| format!("{} is not a valid IANA registry file", path.display()))
 }
 
 fn kb_from_file(base: &KnowledgeBase, path: &Path) -> Result<KnowledgeBase> {
     let (rows, date) = parse_registry_file(path)?;
+    Ok(kb_from_rows(base, path, rows, date))
+}
+
+fn kb_from_rows(
+    base: &KnowledgeBase,
+    path: &Path,
+    rows: Vec<registry::RegistryRow>,
+    date: Option<String>,
+) -> KnowledgeBase {
     let version = date.map(|d| format!("IANA {d} (imported from {})", path.display()));
-    Ok(base.with_registry(rows, version))
+    base.with_registry(rows, version)
+}
+
+/// Refuses rows that cannot be IANA's registry (see [`registry::implausible`]).
+fn check_plausible(path: &Path, rows: &[registry::RegistryRow]) -> Result<()> {
+    if let Some(why) = registry::implausible(rows) {
+        bail!(
+            "{} does not look like IANA's port registry: {why} (download service-names-port-numbers.csv or .xml from iana.org)",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// The knowledge base in effect: the built-in one, or the built-in evidence
@@ -69,12 +96,17 @@ pub fn active() -> Result<&'static KnowledgeBase> {
     if let Some(kb) = ACTIVE.get() {
         return Ok(kb);
     }
-    let kb = kb_from_file(builtin, &path).with_context(|| {
-        format!(
-            "the imported registry is unusable; remove {} or import a good file",
-            path.display()
-        )
-    })?;
+    let kb = parse_registry_file(&path)
+        .and_then(|(rows, date)| {
+            check_plausible(&path, &rows)?;
+            Ok(kb_from_rows(builtin, &path, rows, date))
+        })
+        .with_context(|| {
+            format!(
+                "the imported registry is unusable; remove {} or import a good file",
+                path.display()
+            )
+        })?;
     Ok(ACTIVE.get_or_init(|| kb))
 }
 
@@ -173,23 +205,32 @@ pub fn export(a: &args::ExportArgs) -> Result<u8> {
 pub fn registry(c: &RegistryCommand) -> Result<u8> {
     match c {
         RegistryCommand::Import { file } => {
-            let kb = kb_from_file(KnowledgeBase::builtin(), file)?;
+            // Read once: what is checked is what is stored.
+            let bytes = std::fs::read(file)
+                .with_context(|| format!("cannot read registry file {}", file.display()))?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                anyhow::anyhow!(
+                    "{} is not a valid IANA registry file: not UTF-8 text",
+                    file.display()
+                )
+            })?;
+            let (rows, date) = parse_registry_text(&text, file)?;
+            check_plausible(file, &rows)
+                .context("nothing was imported; scans keep the registry they had")?;
+            let kb = kb_from_rows(KnowledgeBase::builtin(), file, rows, date);
             let dir = data_dir().context("no data directory: set HOME or GHOSTPORT_DATA_DIR")?;
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
-            let is_xml = std::fs::read(file)?
-                .iter()
-                .find(|b| !b.is_ascii_whitespace())
-                == Some(&b'<');
+            let is_xml = text.trim_start().starts_with('<');
             let (keep, drop) = if is_xml {
                 ("registry.xml", "registry.csv")
             } else {
                 ("registry.csv", "registry.xml")
             };
             let dest = dir.join(keep);
-            let tmp = dir.join(format!(".{keep}.tmp"));
-            std::fs::copy(file, &tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-            std::fs::rename(&tmp, &dest)?;
+            // A new file (0644 before the umask, whatever the source's
+            // mode), written under a random name and renamed into place.
+            crate::report::write::write_file(&dest, true, &mut |w| w.write_all(text.as_bytes()))?;
             let _ = std::fs::remove_file(dir.join(drop));
             let changes = registry::diff(KnowledgeBase::builtin(), &kb);
             println!(

@@ -368,6 +368,53 @@ pub fn latest_date(rows: &[RegistryRow]) -> Option<&str> {
         .max()
 }
 
+/// Fewest tcp/udp rows a registry file must have to replace the built-in
+/// one (IANA's has had more than 11,000 since 2010; 13,343 in 2026).
+pub const MIN_ROWS: usize = 5_000;
+
+/// Widest port range one row may cover: IANA's widest is an unassigned
+/// block of 829 ports (29170-29998); no assignment spans more than a few
+/// dozen.
+pub const MAX_RANGE: u32 = 1_024;
+
+/// Why a parsed registry cannot be the IANA registry, if it cannot: too
+/// few rows (a header-only or truncated file would leave no ghost port), a
+/// row wider than IANA ever uses (`1-65535` would make every port one
+/// service), or no row for the two ghost ports every IANA registry since
+/// 1994 lists (384 arns, 386 asa, tcp and udp).
+pub fn implausible(rows: &[RegistryRow]) -> Option<String> {
+    if rows.len() < MIN_ROWS {
+        return Some(format!(
+            "it has {} tcp/udp rows; IANA's registry has more than {MIN_ROWS}",
+            rows.len()
+        ));
+    }
+    if let Some(r) = rows
+        .iter()
+        .find(|r| u32::from(r.port.hi) - u32::from(r.port.lo) + 1 > MAX_RANGE)
+    {
+        return Some(format!(
+            "line {}: the range {} covers {} ports; no IANA row covers more than {MAX_RANGE}",
+            r.line,
+            r.port,
+            u32::from(r.port.hi) - u32::from(r.port.lo) + 1
+        ));
+    }
+    for port in [384u16, 386] {
+        for t in [Transport::Tcp, Transport::Udp] {
+            if !rows
+                .iter()
+                .any(|r| r.port.is_single() && r.covers(port, t) && !r.service_name.is_empty())
+            {
+                return Some(format!(
+                    "it has no row assigning {port}/{t}, which every IANA registry lists"
+                ));
+            }
+        }
+    }
+    None
+}
+
 /// What changed for one port/transport pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

@@ -110,14 +110,16 @@ pub fn run(
     let mut source = LiveSource::open(cfg.capture.clone())?;
     let mut report_file = match &cfg.output {
         Some(p) if p.as_os_str() != "-" => {
-            if !cfg.force && p.exists() {
-                anyhow::bail!("{}: file exists (use --force to overwrite)", p.display());
-            }
-            Some((
-                p.clone(),
-                std::fs::File::create(p)
-                    .with_context(|| format!("cannot write the report file {}", p.display()))?,
-            ))
+            // Opened in place now (the drop user may not create files
+            // there), never through a link; created new without --force.
+            let out = crate::safefile::open_output(p, cfg.force).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    anyhow::anyhow!("{}: file exists (use --force to overwrite)", p.display())
+                } else {
+                    anyhow::anyhow!("cannot write the report file {}: {e}", p.display())
+                }
+            })?;
+            Some((p.clone(), out))
         }
         _ => None,
     };
@@ -140,19 +142,13 @@ pub fn run(
         Some(Attributor::in_process())
     };
     if let Some(acct) = &drop_acct {
-        // Ring files after the first are created now, owned by the user,
-        // so rotation works unprivileged.
-        let files = source.ring_files();
-        for (i, f) in files.iter().enumerate() {
-            if i > 0 {
-                std::fs::File::create(f)
-                    .with_context(|| format!("cannot write the capture file {}", f.display()))?;
-            }
-            std::os::unix::fs::chown(f, Some(acct.uid), Some(acct.gid))
-                .with_context(|| format!("cannot hand {} to {}", f.display(), acct.name))?;
-        }
-        if let Some((p, _)) = &report_file {
-            std::os::unix::fs::chown(p, Some(acct.uid), Some(acct.gid))
+        // The files this run created are handed to the user through their
+        // descriptors (a file that existed before keeps its owner).
+        source
+            .hand_savefiles_to(acct.uid, acct.gid)
+            .with_context(|| format!("cannot hand the capture files to {}", acct.name))?;
+        if let Some((p, out)) = &report_file {
+            out.hand_to(acct.uid, acct.gid)
                 .with_context(|| format!("cannot hand {} to {}", p.display(), acct.name))?;
         }
         privdrop::drop_to(acct)?;
@@ -387,7 +383,7 @@ fn warn_drops(out: &Out, cfg: &LiveConfig, st: &CaptureStats, new: u64) -> Resul
 fn write_report(
     rep: &Report,
     cfg: &LiveConfig,
-    file: Option<&mut (PathBuf, std::fs::File)>,
+    file: Option<&mut (PathBuf, crate::safefile::Output)>,
 ) -> Result<()> {
     let mut text = Vec::new();
     let to_file = file.is_some();
@@ -408,12 +404,13 @@ fn write_report(
         }
     }
     match file {
-        Some((path, f)) => {
+        Some((path, out)) => {
+            let f = &mut out.file;
             if let Err(e) = f.write_all(&text).and_then(|_| f.sync_all()) {
-                // No half-written report: empty the file and remove it (it
-                // was created before the capture, while privileged).
+                // No half-written report: empty the file and remove it if
+                // this run created it (before the capture, while privileged).
                 let _ = f.set_len(0);
-                let removed = std::fs::remove_file(&*path).is_ok();
+                let removed = out.created && std::fs::remove_file(&*path).is_ok();
                 anyhow::bail!(
                     "{}; the partial file was {}",
                     report::write::WriteError::Io(path.clone(), e),

@@ -39,6 +39,7 @@ use crate::Transport;
 use crate::capture::{self, Input, OpenOptions, ReaderKind};
 use crate::classify::{Filters, Finding, FindingKind, FlowRecord};
 use crate::decode::{self, LinkType};
+use crate::safefile;
 
 /// Fills in the Community ID and filters of every flow record and the
 /// filters of every finding.
@@ -276,7 +277,13 @@ pub fn write(
     dir: &Path,
     force: bool,
 ) -> Result<EvidenceIndex, EvidenceError> {
+    safefile::no_untrusted_link(dir).map_err(|e| EvidenceError::Dir(dir.to_path_buf(), e))?;
     fs::create_dir_all(dir).map_err(|e| EvidenceError::Dir(dir.to_path_buf(), e))?;
+    // The files are written in a private folder (0700, random name) inside
+    // `dir`, then renamed into `dir`: nobody else can plant a link at a
+    // name being written, or guess it (see `crate::safefile`).
+    let private =
+        safefile::private_dir_in(dir).map_err(|e| EvidenceError::Dir(dir.to_path_buf(), e))?;
     let mut sels: Vec<SweepTargets> = Vec::with_capacity(report.findings.len());
     let mut sinks = Vec::with_capacity(report.findings.len());
     let mut by_endpoint: HashMap<(Transport, IpAddr, u16), Vec<usize>> = HashMap::new();
@@ -284,7 +291,7 @@ pub fn write(
     for (i, f) in report.findings.iter().enumerate() {
         let name = format!("{}.pcap", f.id);
         let final_path = dir.join(&name);
-        if !force && final_path.exists() {
+        if !force && fs::symlink_metadata(&final_path).is_ok() {
             return Err(WriteError::Exists(final_path).into());
         }
         let sel = match f.kind {
@@ -307,7 +314,7 @@ pub fn write(
         };
         sels.push(sel);
         sinks.push(Sink {
-            tmp: write::temp_path(&final_path),
+            tmp: private.path().join(&name),
             final_path,
             linktype: None,
             buf: Vec::new(),
@@ -416,16 +423,19 @@ pub fn write(
             s.flush().map_err(|e| io_err(&s.final_path, e))?;
         }
         for s in &sinks {
-            fs::rename(&s.tmp, &s.final_path).map_err(|e| io_err(&s.final_path, e))?;
+            safefile::rename_into_place(&s.tmp, &s.final_path, force).map_err(|e| {
+                if e.kind() == io::ErrorKind::AlreadyExists {
+                    EvidenceError::Write(WriteError::Exists(s.final_path.clone()))
+                } else {
+                    io_err(&s.final_path, e)
+                }
+            })?;
         }
         Ok::<(), EvidenceError>(())
     })();
-    if let Err(e) = result {
-        for s in &sinks {
-            let _ = fs::remove_file(&s.tmp);
-        }
-        return Err(e);
-    }
+    // Dropping `private` removes it with whatever was not renamed.
+    drop(private);
+    result?;
     let files: Vec<EvidenceFile> = report
         .findings
         .iter()

@@ -6,6 +6,8 @@ use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use crate::safefile;
+
 /// Errors writing an output file.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -37,21 +39,9 @@ fn describe(e: &io::Error) -> String {
     }
 }
 
-/// The temporary name used while `path` is being written: a hidden file in
-/// the same folder (so the final rename stays on one file system).
-pub fn temp_path(path: &Path) -> PathBuf {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    dir.join(format!(".{name}.ghostport-tmp-{}", std::process::id()))
-}
-
-/// Writes `path` through `fill`, atomically. `-` means standard output.
+/// Writes `path` through `fill`, atomically: a temporary file with a
+/// random name created exclusively next to it, renamed over it when
+/// complete (see [`crate::safefile`]). `-` means standard output.
 pub fn write_file(
     path: &Path,
     force: bool,
@@ -71,37 +61,30 @@ pub fn write_file(
             })
             .map_err(|e| WriteError::Io(path.to_path_buf(), e));
     }
+    let io_err = |e| WriteError::Io(path.to_path_buf(), e);
     // A device or FIFO (/dev/null, /dev/stdout, a named pipe) is written in
     // place: renaming a temporary file over it would replace the device.
-    if let Ok(m) = fs::metadata(path)
-        && !m.is_file()
-        && !m.is_dir()
-    {
-        let io_err = |e| WriteError::Io(path.to_path_buf(), e);
-        let file = fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .map_err(io_err)?;
+    if safefile::is_special(path) {
+        let file = safefile::open_existing(path).map_err(io_err)?;
         let mut w = BufWriter::new(file);
         return fill(&mut w).and_then(|_| w.flush()).map_err(io_err);
     }
-    if !force && path.exists() {
+    if !force && fs::symlink_metadata(path).is_ok() {
         return Err(WriteError::Exists(path.to_path_buf()));
     }
-    let tmp = temp_path(path);
-    let io_err = |e| WriteError::Io(path.to_path_buf(), e);
-    let result = (|| {
-        let file = fs::File::create(&tmp)?;
-        let mut w = BufWriter::new(file);
-        fill(&mut w)?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(io_err)
+    let mut tmp = safefile::TempFile::new(path).map_err(io_err)?;
+    let mut w = BufWriter::new(tmp.file());
+    fill(&mut w).map_err(io_err)?;
+    let file = w.into_inner().map_err(|e| io_err(e.into_error()))?;
+    file.sync_all().map_err(io_err)?;
+    // Dropping `tmp` on an error above removes it.
+    tmp.commit(force).map_err(|e| {
+        if e.kind() == io::ErrorKind::AlreadyExists {
+            WriteError::Exists(path.to_path_buf())
+        } else {
+            io_err(e)
+        }
+    })
 }
 
 #[cfg(test)]
