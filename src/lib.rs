@@ -29,6 +29,7 @@ pub mod flow;
 pub mod identify;
 pub mod knowledge;
 pub mod live;
+pub mod records;
 pub mod report;
 pub mod safefile;
 pub mod timefmt;

@@ -13,6 +13,7 @@ const RANKS: &[(&str, u8)] = &[
     ("flow", 2),
     ("identify", 3),
     ("knowledge", 3),
+    ("records", 3),
     ("classify", 4),
     ("analysis", 5),
     ("report", 6),

@@ -13,6 +13,7 @@ use crate::classify::{Classifier, ClassifyConfig, Outcome};
 use crate::decode::{self, LinkType, PacketKind, Skip};
 use crate::flow::{FlowConfig, FlowStats, FlowTable};
 use crate::knowledge::{KnowledgeBase, PortClass};
+use crate::records::{RecordReader, RecordStats};
 
 mod pipeline;
 
@@ -148,6 +149,10 @@ pub struct Analyzer<'kb> {
     watch: Option<crate::flow::PortSet>,
     watch_news: u64,
     watch_packets: u64,
+    /// Flow-log inputs: counters, and the next flow id (above the flow
+    /// table's, so ids never collide).
+    records: RecordStats,
+    next_record_id: u64,
 }
 
 impl<'kb> Analyzer<'kb> {
@@ -189,6 +194,8 @@ impl<'kb> Analyzer<'kb> {
             watch: None,
             watch_news: 0,
             watch_packets: 0,
+            records: RecordStats::default(),
+            next_record_id: 1 << 48,
         }
     }
 
@@ -279,6 +286,49 @@ impl<'kb> Analyzer<'kb> {
         }
     }
 
+    /// Reads a flow log (see [`crate::records`]): its records go to the
+    /// classifier as finished flows. Returns the input's summary, the error
+    /// that ended it early (if any) and the bytes consumed.
+    fn read_records(
+        &mut self,
+        mut lines: Box<capture::LineSource>,
+        base: u64,
+        progress: &mut dyn Progress,
+    ) -> (InputSummary, Option<String>, u64) {
+        let cfg = self.table.config();
+        let idle = cfg.tcp_timeout_ns.max(cfg.udp_timeout_ns);
+        let mut reader = RecordReader::new(self.next_record_id, cfg.max_flows, idle);
+        let classifier = &mut self.classifier;
+        let mut error = None;
+        loop {
+            match lines.next_line() {
+                Ok(Some(line)) => {
+                    if let Err(e) = reader.line(line, &mut |f| classifier.add(&f)) {
+                        error = Some(format!("{}: {e}", lines.name()));
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    error = Some(e.to_string());
+                    break;
+                }
+            }
+            if lines.lines().is_multiple_of(8192) {
+                progress.update(base + lines.position(), self.records.flows);
+            }
+        }
+        reader.finish(&mut |f| classifier.add(&f));
+        self.next_record_id = reader.next_id();
+        let st = reader.stats();
+        self.records.absorb(st);
+        let consumed = lines.position();
+        let format = reader.format().map_or("text", |f| f.as_str());
+        let (first, last) = reader.span();
+        let summary = lines.finish(format, st.flows, first, last);
+        (summary, error, consumed)
+    }
+
     /// Packet counters so far.
     pub fn packet_stats(&self) -> PacketStats {
         self.decoder.stats()
@@ -292,10 +342,12 @@ impl<'kb> Analyzer<'kb> {
     /// Ends the analysis ([`Analyzer::finish`]) of `inputs`, begun at wall
     /// time `started_ns` (ns since the epoch) and monotonic time `t0`.
     pub fn into_analysis(self, inputs: Vec<InputResult>, started_ns: i64, t0: Instant) -> Analysis {
+        let records = self.records.clone();
         let (packets, flow_table, outcome) = self.finish();
         Analysis {
             inputs,
             packets,
+            records,
             flow_table,
             outcome,
             started_ns,
@@ -333,6 +385,9 @@ pub struct Analysis {
     pub inputs: Vec<InputResult>,
     /// Packet counters.
     pub packets: PacketStats,
+    /// Flow-log inputs: records read, paired, skipped (all zero when every
+    /// input was a capture).
+    pub records: RecordStats,
     /// Flow table counters.
     pub flow_table: FlowStats,
     /// Findings and flow counts.
@@ -447,8 +502,18 @@ pub fn scan_with(
     for input in inputs {
         let open_opts = capture::OpenOptions::reader(cfg.reader).hash(opts.hash);
         let skipped_note = (!opts.hash).then_some(SHA256_SKIPPED);
-        let mut source = match capture::open_with(input, open_opts) {
-            Ok(s) => s,
+        let mut source = match capture::open_any(input, open_opts) {
+            Ok(capture::Source::Frames(s)) => s,
+            Ok(capture::Source::Lines(lines)) => {
+                let (summary, error, consumed) = az.read_records(lines, done_bytes, progress);
+                done_bytes += consumed;
+                results.push(InputResult {
+                    summary,
+                    sha256_skipped: skipped_note,
+                    error,
+                });
+                continue;
+            }
             Err(e) => {
                 results.push(InputResult {
                     summary: InputSummary::unreadable(input),

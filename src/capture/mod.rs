@@ -22,6 +22,7 @@ mod buf;
 mod error;
 mod input;
 mod libpcap;
+mod lines;
 mod linktype;
 pub mod live;
 mod native;
@@ -39,6 +40,7 @@ use std::path::{Path, PathBuf};
 pub use error::{CaptureError, Offset};
 pub use input::Input;
 pub use libpcap::LibpcapSource;
+pub use lines::{LineSource, MAX_LINE};
 pub use linktype::{canonical_linktype, linktype_name};
 pub use native::NativeSource;
 pub use parse::MAX_SNAPLEN;
@@ -79,6 +81,13 @@ pub struct SkipCounts {
     /// pcapng packet blocks naming an interface with no description block
     /// (skipped).
     pub unknown_interface: u64,
+    /// Text inputs (flow logs): lines longer than [`MAX_LINE`] (skipped).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub overlong_lines: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl SkipCounts {
@@ -245,6 +254,26 @@ pub fn open_with(
             input, opts.hash,
         )?)?)),
         ReaderKind::Libpcap => Ok(Box::new(LibpcapSource::open(input, opts.hash)?)),
+    }
+}
+
+/// An opened input: a capture, or a text input (flow records) for
+/// `crate::records`.
+pub enum Source {
+    /// pcap / pcapng.
+    Frames(Box<dyn FrameSource + Send>),
+    /// Text, line by line.
+    Lines(Box<LineSource>),
+}
+
+/// Opens an input that may be a capture or a text flow log. The libpcap
+/// reader reads captures only.
+pub fn open_any(input: &Input, opts: OpenOptions) -> Result<Source, CaptureError> {
+    match opts.reader {
+        ReaderKind::Native => NativeSource::open_any(input::open_input(input, opts.hash)?),
+        ReaderKind::Libpcap => Ok(Source::Frames(Box::new(LibpcapSource::open(
+            input, opts.hash,
+        )?))),
     }
 }
 

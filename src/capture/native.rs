@@ -4,10 +4,11 @@
 use super::buf::{DEFAULT_CAPACITY, RecordBuf};
 use super::error::CaptureError;
 use super::input::{Compression, Decoded, Opened, SideHasher};
+use super::lines::{LineSource, looks_like_text};
 use super::parse::{Ctx, Rec, magic_of};
 use super::pcap_file::{PcapFormat, is_pcap_magic};
 use super::pcapng::{PcapngFormat, is_pcapng_magic};
-use super::{Frame, FrameSource, InputSummary, SkipCounts};
+use super::{Frame, FrameSource, InputSummary, SkipCounts, Source};
 
 enum Format {
     Pcap(PcapFormat),
@@ -39,6 +40,30 @@ impl NativeSource {
         opened: Opened,
         capacity: usize,
     ) -> Result<NativeSource, CaptureError> {
+        match Self::open_inner(opened, capacity, false)? {
+            Ok(n) => Ok(n),
+            // open_inner returns text only when asked to
+            Err(l) => Err(CaptureError::NotCapture {
+                magic: 0,
+                name: l.name().to_owned(),
+                compression: None,
+            }),
+        }
+    }
+
+    /// A capture, or (when the input is text) a [`LineSource`].
+    pub(crate) fn open_any(opened: Opened) -> Result<Source, CaptureError> {
+        Ok(match Self::open_inner(opened, DEFAULT_CAPACITY, true)? {
+            Ok(n) => Source::Frames(Box::new(n)),
+            Err(l) => Source::Lines(Box::new(l)),
+        })
+    }
+
+    fn open_inner(
+        opened: Opened,
+        capacity: usize,
+        text: bool,
+    ) -> Result<Result<NativeSource, LineSource>, CaptureError> {
         let Opened {
             name,
             stream,
@@ -63,6 +88,14 @@ impl NativeSource {
             Format::Pcap(PcapFormat::open(&mut buf, &mut ctx)?)
         } else if is_pcapng_magic(magic) {
             Format::Pcapng(PcapngFormat::new())
+        } else if text && looks_like_text(magic) {
+            return Ok(Err(LineSource::new(
+                buf,
+                ctx,
+                compression,
+                total_size,
+                side_hasher,
+            )));
         } else {
             return Err(CaptureError::NotCapture {
                 magic: magic_of(magic),
@@ -70,7 +103,7 @@ impl NativeSource {
                 compression: ctx.compression,
             });
         };
-        Ok(NativeSource {
+        Ok(Ok(NativeSource {
             buf,
             pending: 0,
             format,
@@ -81,7 +114,7 @@ impl NativeSource {
             first_ts: None,
             last_ts: None,
             done: false,
-        })
+        }))
     }
 
     fn format_name(&self) -> String {

@@ -266,6 +266,19 @@ impl Flow {
                 || (self.client == key.hi && self.server == key.lo))
     }
 
+    /// A finished flow known only from a flow record (Zeek conn.log,
+    /// Suricata EVE, VPC flow logs...): the endpoints, no payload, no
+    /// counters yet (the caller fills the public fields).
+    pub fn from_record(id: u64, transport: Transport, client: Endpoint, server: Endpoint) -> Flow {
+        Flow {
+            id,
+            transport,
+            client,
+            server,
+            ..Flow::vacant()
+        }
+    }
+
     /// An unused slot of the table.
     fn vacant() -> Flow {
         let nobody = Endpoint {
@@ -489,7 +502,12 @@ impl FlowTable {
         self.cfg.payload_ports.as_ref()
     }
 
-    /// Bytes of payload kept per direction (`--payload-cap`).
+    /// The table's settings.
+    pub fn config(&self) -> &FlowConfig {
+        &self.cfg
+    }
+
+    /// Payload bytes kept per direction.
     pub fn payload_cap(&self) -> usize {
         self.cfg.payload_cap
     }

@@ -84,6 +84,9 @@ pub struct FlowTableReport {
 pub struct Summary {
     /// Packet counters.
     pub packets: PacketStats,
+    /// Flow-log inputs (absent when every input was a capture).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub records: Option<crate::records::RecordStats>,
     /// Flow counts.
     pub flows: FlowCounts,
     /// Flow table counters and limits.
@@ -185,6 +188,7 @@ impl Report {
             },
             summary: Summary {
                 packets: a.packets,
+                records: (a.records.lines > 0).then_some(a.records),
                 flows: a.outcome.flows,
                 flow_table: FlowTableReport {
                     stats: a.flow_table,

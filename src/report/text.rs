@@ -103,12 +103,17 @@ pub fn write(r: &Report, out: &mut dyn Write, style: Style) -> io::Result<()> {
         let sum = &i.summary;
         writeln!(
             out,
-            "  input    {}  {}  {}  sha256 {}  {} frames",
+            "  input    {}  {}  {}  sha256 {}  {} {}",
             clean(&sum.name),
             bytes(sum.size),
             clean(&sum.format),
             sum.sha256.get(..16).unwrap_or(&sum.sha256),
-            sum.frames
+            sum.frames,
+            if sum.linktypes.is_empty() && !sum.format.starts_with("pcap") {
+                "flow records"
+            } else {
+                "frames"
+            }
         )?;
         if let Some(e) = &i.error {
             writeln!(
@@ -139,6 +144,27 @@ pub fn write(r: &Report, out: &mut dyn Write, style: Style) -> io::Result<()> {
                 )
             } else {
                 String::new()
+            }
+        )?;
+    }
+    if let Some(rs) = &r.summary.records {
+        let skipped: Vec<String> = rs.skipped.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        writeln!(
+            out,
+            "  records  {} lines, {} flows ({} paired from one-way records{}), {} skipped{}; payload is not available from flow records",
+            rs.lines,
+            rs.flows,
+            rs.paired,
+            if rs.pairing_evicted > 0 {
+                format!(", {} left unpaired: pairing table full", rs.pairing_evicted)
+            } else {
+                String::new()
+            },
+            rs.skipped.values().sum::<u64>(),
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", skipped.join(", "))
             }
         )?;
     }
