@@ -619,3 +619,62 @@ fn a_report_that_does_not_fit_is_not_left_half_written() {
     assert!(!out.exists(), "the report file was left behind");
     drop(fs);
 }
+
+/// `live -F jsonl -o r.json | head -1`: the reader goes away after the
+/// first line. The capture ends as on Ctrl-C, the report is still written
+/// to `-o`, and the status is the report's (1: a finding), not 0.
+#[test]
+fn a_closed_stdout_ends_the_capture_and_still_writes_the_report_file() {
+    if !can_capture() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("gp-live-epipe-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = dir.join("r.json");
+    let _server = serve("127.0.0.3:386");
+    let (r, w) = nix::unistd::pipe().unwrap();
+    drop(r);
+    let mut child = bin()
+        .args([
+            "live",
+            "-i",
+            "lo",
+            "-f",
+            "tcp and host 127.0.0.3 and port 386",
+            "--duration",
+            "15",
+            "-F",
+            "jsonl",
+            "-o",
+            report.to_str().unwrap(),
+        ])
+        .stdout(Stdio::from(w))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    err.read_line(&mut first).unwrap();
+    assert!(first.contains("capturing on lo "), "{first}");
+    let t0 = Instant::now();
+    {
+        let mut c = TcpStream::connect("127.0.0.3:386").unwrap();
+        let mut banner = [0u8; 21];
+        c.read_exact(&mut banner).unwrap();
+        c.write_all(b"SSH-2.0-client\r\n").unwrap();
+    }
+    let code = wait(&mut child, Duration::from_secs(25));
+    let mut rest = String::new();
+    let _ = err.read_to_string(&mut rest);
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "the capture should end when stdout closes, not at --duration"
+    );
+    assert_eq!(code, 1, "the report's status (a finding): {rest}");
+    assert!(!rest.contains("panicked"), "{rest}");
+    let rep: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).unwrap()).expect("report written");
+    assert_eq!(rep["findings"][0]["server"]["port"], 386, "{rep}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

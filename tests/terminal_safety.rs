@@ -107,3 +107,55 @@ fn escapes_in_captured_text_are_neutralised() {
     assert_eq!(stripped, plain.stdout, "only colour codes differ");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// File and interface names are attacker-controlled too (a capture handed
+/// over as `\x1b]0;…\x07.pcap`, a directory of them): no message on
+/// standard error carries their escape, control or bidi characters raw.
+#[test]
+fn file_and_interface_names_in_messages_are_escaped() {
+    let dir = std::env::temp_dir().join(format!("gp-names-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let evil = "x\u{1b}]0;pwned\u{7}\u{202e}gpj.\r";
+    // A corrupt input: the error names it (exit 2, per-input error line).
+    let bad = dir.join(format!("{evil}.pcap"));
+    std::fs::write(&bad, b"not a capture at all").unwrap();
+    // A missing input, an existing output, an unknown interface.
+    let missing = dir.join(format!("{evil}-missing.pcap"));
+    let exists = dir.join(format!("{evil}.json"));
+    std::fs::write(&exists, b"{}").unwrap();
+    let demo = common::fixture("demo.pcapng");
+    let runs: Vec<Vec<String>> = vec![
+        vec!["scan".into(), "-q".into(), bad.display().to_string()],
+        vec!["scan".into(), "-q".into(), missing.display().to_string()],
+        vec![
+            "scan".into(),
+            "-q".into(),
+            "-o".into(),
+            exists.display().to_string(),
+            demo.display().to_string(),
+        ],
+        vec![
+            "live".into(),
+            "-i".into(),
+            evil.into(),
+            "--count".into(),
+            "1".into(),
+        ],
+    ];
+    for args in runs {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = common::run(&a);
+        assert_eq!(r.code, 2, "{a:?}: {}", r.stderr);
+        for bad_char in ['\u{1b}', '\u{7}', '\u{202e}', '\r'] {
+            assert!(
+                !r.stderr.contains(bad_char),
+                "{a:?}: raw {:?} on stderr: {:?}",
+                bad_char,
+                r.stderr
+            );
+        }
+        assert!(r.stderr.contains("\\u{1b}"), "{a:?}: {:?}", r.stderr);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

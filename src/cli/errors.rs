@@ -6,6 +6,7 @@
 //! the raw arguments (and, for `scan`, the config file's `format`).
 
 use std::ffi::OsString;
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::CommandFactory;
@@ -17,10 +18,12 @@ use super::config;
 /// Prints a run-fatal error: `text` on stderr after `ghostport: error: `,
 /// and with `json` the error object with `message` on stdout.
 pub(crate) fn print_error(text: &str, message: &str, json: bool) {
-    eprintln!("ghostport: error: {text}");
+    crate::report::text::eprint_line(&format!("ghostport: error: {text}"));
     if json {
         let obj = serde_json::json!({"error": {"message": message, "exit_code": EXIT_ERROR}});
-        println!("{obj}");
+        // A closed or full standard output changes nothing: the status is 2.
+        let mut o = std::io::stdout().lock();
+        let _ = writeln!(o, "{obj}").and_then(|_| o.flush());
     }
 }
 

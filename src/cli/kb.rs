@@ -1,6 +1,6 @@
 //! `ghostport port`, `ports` and `registry`: the knowledge base on the command line.
 
-use std::io::Write as _;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -144,6 +144,7 @@ fn resolve(kb: &KnowledgeBase, spec: &str) -> Result<Vec<(u16, Transport)>> {
 pub fn port(a: &PortArgs) -> Result<u8> {
     let kb = active()?;
     let pairs = resolve(kb, &a.port)?;
+    let mut o = String::new();
     match a.format {
         Format::Json => {
             let verdicts: Vec<_> = pairs.iter().map(|&(p, t)| kb.verdict(p, t)).collect();
@@ -151,17 +152,18 @@ pub fn port(a: &PortArgs) -> Result<u8> {
                 "data": {"knowledge_base": kb.kb_version(), "registry": kb.registry_version()},
                 "verdicts": verdicts,
             });
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+            writeln!(o, "{}", serde_json::to_string_pretty(&doc)?)?;
         }
         Format::Text => {
             for (i, &(p, t)) in pairs.iter().enumerate() {
                 if i > 0 {
-                    println!();
+                    writeln!(o)?;
                 }
-                print!("{}", render::render_verdict_text(&kb.verdict(p, t), kb));
+                write!(o, "{}", render::render_verdict_text(&kb.verdict(p, t), kb))?;
             }
         }
     }
+    super::print_out(&o)?;
     Ok(0)
 }
 
@@ -175,10 +177,13 @@ pub fn ports(a: &PortsArgs) -> Result<u8> {
         Some("udp") => Some(Transport::Udp),
         Some(o) => bail!("'{o}' is not a transport: use tcp or udp"),
     };
-    print!(
+    let mut o = String::new();
+    write!(
+        o,
         "{}",
         render::render_port_list(kb, class, t, list_format(a.format))
-    );
+    )?;
+    super::print_out(&o)?;
     Ok(0)
 }
 
@@ -195,14 +200,13 @@ pub fn export(a: &args::ExportArgs) -> Result<u8> {
         args::ExportFormat::Csv => ExportFormat::Csv,
         args::ExportFormat::Json => ExportFormat::Json,
     };
-    let mut out = std::io::stdout().lock();
-    out.write_all(export::render(format, kb, &policy).as_bytes())?;
-    out.flush()?;
+    super::print_out(&export::render(format, kb, &policy))?;
     Ok(0)
 }
 
 /// `ghostport registry import|diff`.
 pub fn registry(c: &RegistryCommand) -> Result<u8> {
+    let mut o = String::new();
     match c {
         RegistryCommand::Import { file } => {
             // Read once: what is checked is what is stored.
@@ -233,17 +237,20 @@ pub fn registry(c: &RegistryCommand) -> Result<u8> {
             crate::report::write::write_file(&dest, true, &mut |w| w.write_all(text.as_bytes()))?;
             let _ = std::fs::remove_file(dir.join(drop));
             let changes = registry::diff(KnowledgeBase::builtin(), &kb);
-            println!(
+            writeln!(
+                o,
                 "imported {} as {} ({}); {} port/transport pairs differ from the built-in {}",
                 file.display(),
                 dest.display(),
                 kb.registry_version(),
                 changes.len(),
                 KnowledgeBase::builtin().registry_version()
-            );
-            println!(
+            )?;
+            writeln!(
+                o,
                 "scans now use it; see the changes with `ghostport registry diff` or remove the file to go back"
-            );
+            )?;
+            super::print_out(&o)?;
             Ok(0)
         }
         RegistryCommand::Diff { old, new, format } => {
@@ -251,16 +258,20 @@ pub fn registry(c: &RegistryCommand) -> Result<u8> {
             let (a, b) = (kb_from_file(base, old)?, kb_from_file(base, new)?);
             let changes = registry::diff(&a, &b);
             match format {
-                ListFormat::Json => println!("{}", serde_json::to_string_pretty(&changes)?),
+                ListFormat::Json => writeln!(o, "{}", serde_json::to_string_pretty(&changes)?)?,
                 ListFormat::Csv => {
-                    println!("port,transport,changes,old_class,new_class,old_service,new_service");
+                    writeln!(
+                        o,
+                        "port,transport,changes,old_class,new_class,old_service,new_service"
+                    )?;
                     for c in &changes {
                         let kinds: Vec<String> = c
                             .changes
                             .iter()
                             .map(|k| format!("{k:?}").to_lowercase())
                             .collect();
-                        println!(
+                        writeln!(
+                            o,
                             "{},{},{},{},{},{},{}",
                             c.port,
                             c.transport,
@@ -269,20 +280,22 @@ pub fn registry(c: &RegistryCommand) -> Result<u8> {
                             c.new_class.as_str(),
                             csv(c.old_service.as_deref().unwrap_or("")),
                             csv(c.new_service.as_deref().unwrap_or(""))
-                        );
+                        )?;
                     }
                 }
                 ListFormat::Text => {
-                    println!(
+                    writeln!(
+                        o,
                         "# {} → {}: {} changed pairs",
                         a.registry_version(),
                         b.registry_version(),
                         changes.len()
-                    );
+                    )?;
                     for c in &changes {
                         let name =
                             |s: &Option<String>| render::sanitize_text(s.as_deref().unwrap_or("-"));
-                        println!(
+                        writeln!(
+                            o,
                             "{:>5}/{}  {} → {}  {} → {}{}",
                             c.port,
                             c.transport,
@@ -295,10 +308,11 @@ pub fn registry(c: &RegistryCommand) -> Result<u8> {
                             } else {
                                 String::new()
                             }
-                        );
+                        )?;
                     }
                 }
             }
+            super::print_out(&o)?;
             Ok(0)
         }
     }

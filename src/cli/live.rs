@@ -99,7 +99,7 @@ pub fn interfaces(a: &InterfacesArgs) -> Result<u8> {
             }
         }
     }
-    print!("{out}");
+    super::print_out(&out)?;
     Ok(0)
 }
 

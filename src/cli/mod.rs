@@ -58,6 +58,41 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Standard output for a subcommand's result. A failed write names
+/// standard output (and the fix when it is full); a closed pipe keeps its
+/// kind, so that [`main`] ends quietly with the status the run would have
+/// had. Never panics, unlike `print!`.
+pub(crate) struct Stdout(std::io::StdoutLock<'static>);
+
+pub(crate) fn stdout() -> Stdout {
+    Stdout(std::io::stdout().lock())
+}
+
+fn stdout_error(e: std::io::Error) -> std::io::Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return e;
+    }
+    let w = report::write::WriteError::Io("standard output".into(), e);
+    std::io::Error::other(w.to_string())
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf).map_err(stdout_error)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush().map_err(stdout_error)
+    }
+}
+
+/// Writes `text` to standard output and flushes it (see [`Stdout`]).
+pub(crate) fn print_out(text: &str) -> Result<()> {
+    let mut o = stdout();
+    o.write_all(text.as_bytes())?;
+    o.flush()?;
+    Ok(())
+}
+
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
@@ -76,8 +111,8 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Interfaces(a) => live::interfaces(&a),
         Command::AttributionHelper => live::attribution_helper(),
         Command::Config(ConfigCommand::Show(a)) => config_show(&a),
-        Command::Completions { shell } => docgen::completions(shell, &mut std::io::stdout().lock()),
-        Command::Man(a) => docgen::man(&a, &mut std::io::stdout().lock()),
+        Command::Completions { shell } => docgen::completions(shell, &mut stdout()),
+        Command::Man(a) => docgen::man(&a, &mut stdout()),
     }
 }
 
@@ -99,7 +134,7 @@ fn init_logging(verbose: u8) {
                 buf,
                 "ghostport: {}: {}",
                 r.level().as_str().to_ascii_lowercase(),
-                r.args()
+                report::text::clean_lines(&r.args().to_string())
             )
         });
     let _ = b.try_init();
@@ -129,7 +164,7 @@ fn config_show(a: &args::ConfigShowArgs) -> Result<u8> {
     };
     let eff = config::apply(&mut sa, m.subcommand_matches("scan"), &config::env_lookup)?;
     let pol = build_policy(sa.config.as_deref(), &sa.analysis.allow, &sa.analysis.deny)?;
-    let out = &mut std::io::stdout().lock();
+    let out = &mut stdout();
     match a.format {
         args::PortFormat::Json => {
             let obj = serde_json::json!({
@@ -350,12 +385,12 @@ fn scan(a: ScanArgs) -> Result<u8> {
     let command_line: Vec<String> = std::env::args().collect();
     let mut rep = Report::new(analysis, kb, command_line, &cfg, a.analysis.all_flows);
     for e in rep.inputs.iter().filter_map(|i| i.error.as_ref()) {
-        eprintln!("ghostport: error: {e}");
+        report::text::eprint_line(&format!("ghostport: error: {e}"));
     }
     if let Some(dir) = &a.evidence {
         let index = report::evidence::write(&rep, &inputs, cfg.reader, dir, a.force)?;
         for e in &index.errors {
-            eprintln!("ghostport: evidence: {e}");
+            report::text::eprint_line(&format!("ghostport: evidence: {e}"));
         }
         rep.evidence = Some(index);
     }
@@ -369,7 +404,9 @@ fn scan(a: ScanArgs) -> Result<u8> {
         })?;
     }
     if !rep.meta.complete {
-        eprintln!("ghostport: the report is incomplete (see the errors above); exit status 2");
+        report::text::eprint_line(
+            "ghostport: the report is incomplete (see the errors above); exit status 2",
+        );
     }
     let code = rep.exit_code();
     // The process ends next: freeing every finding one by one costs a few

@@ -77,10 +77,30 @@ const TICK: Duration = Duration::from_millis(100);
 
 struct Out {
     bar: Option<indicatif::ProgressBar>,
+    /// Standard output was closed (the reader went away, `| head -1`):
+    /// nothing more is written there and the capture ends as on Ctrl-C.
+    closed: std::cell::Cell<bool>,
 }
 
 impl Out {
     fn stdout(&self, text: &str) -> std::io::Result<()> {
+        if self.closed.get() {
+            return Ok(());
+        }
+        let r = self.write_stdout(text);
+        match r {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed.set(true);
+                Ok(())
+            }
+            r => r.map_err(|e| {
+                std::io::Error::other(
+                    report::write::WriteError::Io("standard output".into(), e).to_string(),
+                )
+            }),
+        }
+    }
+    fn write_stdout(&self, text: &str) -> std::io::Result<()> {
         let write = || -> std::io::Result<()> {
             let mut o = std::io::stdout().lock();
             o.write_all(text.as_bytes())?;
@@ -93,8 +113,8 @@ impl Out {
     }
     fn stderr(&self, text: &str) {
         match &self.bar {
-            Some(b) => b.suspend(|| eprintln!("{text}")),
-            None => eprintln!("{text}"),
+            Some(b) => b.suspend(|| report::text::eprint_line(text)),
+            None => report::text::eprint_line(text),
         }
     }
 }
@@ -171,7 +191,10 @@ pub fn run(
         );
         b
     });
-    let out = Out { bar };
+    let out = Out {
+        bar,
+        closed: std::cell::Cell::new(false),
+    };
     if !cfg.quiet {
         out.stderr(&format!(
             "ghostport: capturing on {} ({}){}{}; Ctrl-C to stop",
@@ -210,6 +233,7 @@ pub fn run(
     };
     loop {
         if stop.load(Ordering::Relaxed)
+            || out.closed.get()
             || cfg.duration.is_some_and(|d| t0.elapsed() >= d)
             || cfg.count.is_some_and(|n| az.packet_stats().frames >= n)
         {
@@ -304,16 +328,18 @@ pub fn run(
         };
     }
     for e in rep.inputs.iter().filter_map(|i| i.error.as_ref()) {
-        eprintln!("ghostport: error: {}", report::text::clean(e));
+        report::text::eprint_line(&format!("ghostport: error: {e}"));
     }
-    write_report(&rep, &cfg, report_file.as_mut())?;
+    write_report(&rep, &cfg, report_file.as_mut(), &out)?;
     if drops > 0 {
-        eprintln!(
+        report::text::eprint_line(&format!(
             "ghostport: warning: libpcap dropped {drops} packet(s): the report does not cover all traffic"
-        );
+        ));
     }
     if !rep.meta.complete {
-        eprintln!("ghostport: the report is incomplete (see the errors above); exit status 2");
+        report::text::eprint_line(
+            "ghostport: the report is incomplete (see the errors above); exit status 2",
+        );
     }
     Ok(rep.exit_code())
 }
@@ -384,6 +410,7 @@ fn write_report(
     rep: &Report,
     cfg: &LiveConfig,
     file: Option<&mut (PathBuf, crate::safefile::Output)>,
+    out: &Out,
 ) -> Result<()> {
     let mut text = Vec::new();
     let to_file = file.is_some();
@@ -418,13 +445,7 @@ fn write_report(
                 );
             }
         }
-        None => {
-            let mut o = std::io::stdout().lock();
-            match o.write_all(&text).and_then(|_| o.flush()) {
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-                r => r?,
-            }
-        }
+        None => out.stdout(&String::from_utf8_lossy(&text))?,
     }
     Ok(())
 }

@@ -57,6 +57,21 @@ pub fn clean(s: &str) -> String {
     out
 }
 
+/// [`clean`] line by line: the line breaks of a message stay, every other
+/// control or bidi character is escaped.
+pub fn clean_lines(s: &str) -> String {
+    s.split('\n').map(clean).collect::<Vec<_>>().join("\n")
+}
+
+/// Prints a message on standard error, [cleaned](clean_lines) (file and
+/// interface names in it are attacker-controlled); never panics, also
+/// when standard error is closed or full.
+pub fn eprint_line(message: &str) {
+    use std::io::Write as _;
+    let mut e = std::io::stderr().lock();
+    let _ = writeln!(e, "{}", clean_lines(message));
+}
+
 /// Human-readable byte count.
 pub fn bytes(n: u64) -> String {
     const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -59,7 +59,7 @@ pub fn write_file(
                     Err(e)
                 }
             })
-            .map_err(|e| WriteError::Io(path.to_path_buf(), e));
+            .map_err(|e| WriteError::Io("standard output".into(), e));
     }
     let io_err = |e| WriteError::Io(path.to_path_buf(), e);
     // A device or FIFO (/dev/null, /dev/stdout, a named pipe) is written in
