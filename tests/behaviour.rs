@@ -139,6 +139,24 @@ fn ghost_source_port_towards_http() {
     assert_eq!(f[0]["server"]["port"], 386);
 }
 
+/// A well-known client source port (53, 123, 5353 over UDP; 443 on a TCP
+/// session caught mid-stream) does not demote the ghost-port server.
+#[test]
+fn wellknown_client_source_port_does_not_demote_a_ghost_server() {
+    let f = findings("evasion-wellknown-srcport.pcap");
+    assert_eq!(f.len(), 2, "{f:#?}");
+    for x in &f {
+        assert_eq!(x["kind"], "ghost-port", "{x:#}");
+        assert_ne!(x["severity"]["level"], "low", "{x:#}");
+    }
+    let udp = f.iter().find(|x| x["server"]["port"] == 384).unwrap();
+    assert_eq!(udp["clients_total"], 3);
+    assert_eq!(udp["totals"]["answered"], 3);
+    let tcp = f.iter().find(|x| x["server"]["port"] == 386).unwrap();
+    assert_eq!(tcp["flows"][0]["client"]["port"], 443);
+    assert_eq!(tcp["protocols"][0]["protocol"], "ssh");
+}
+
 #[test]
 fn icmp_unreachable_is_attributed_and_low() {
     let (_, r) = scan_json(&[fixture("icmp-unreachable.pcap")], &[]);

@@ -173,6 +173,17 @@ impl<'kb> Analyzer<'kb> {
             }
             flow_cfg.payload_ports = Some(set);
         }
+        if flow_cfg.ghost_ports.is_none() {
+            let mut set = crate::flow::PortSet::default();
+            for t in [crate::Transport::Tcp, crate::Transport::Udp] {
+                for port in 0..=u16::MAX {
+                    if kb.class(port, t) == PortClass::Ghost {
+                        set.insert(t, port);
+                    }
+                }
+            }
+            flow_cfg.ghost_ports = Some(set);
+        }
         if flow_cfg.service_ports.is_none() {
             let mut set = crate::flow::PortSet::default();
             for t in [crate::Transport::Tcp, crate::Transport::Udp] {

@@ -248,6 +248,7 @@ impl args::AnalysisArgs {
             payload_cap: self.payload_cap,
             payload_ports: None,
             service_ports: None,
+            ghost_ports: None,
         }
     }
 

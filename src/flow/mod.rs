@@ -4,7 +4,11 @@
 //! endpoint) key, so both directions of a conversation land in one entry; the
 //! entry itself records who the client (initiator) and the server are.
 //! Orientation: a SYN without ACK names the client, a SYN-ACK names the
-//! server; otherwise (mid-stream start, UDP) the usual heuristics apply: a
+//! server; otherwise (mid-stream start, UDP) the port classes decide: a
+//! ghost port facing one that is not is the server (a well-known source
+//! port such as 53 or 443 does not change that; only a UDP datagram from a
+//! ghost port to a known service port makes the ghost side the client), a
+//! known service port facing an unknown one is the server; then a
 //! port below 1024 facing a port at or above 1024 is the server, a port in
 //! the dynamic range (49152-65535) facing one outside it is the client, and
 //! failing both the first packet's sender is the client.
@@ -419,6 +423,12 @@ pub struct FlowConfig {
     /// Ports of known, implemented services: when a flow starts without a
     /// SYN, the side on such a port (facing one that is not) is the server.
     pub service_ports: Option<PortSet>,
+    /// Ghost ports (and ports a site rule names): when a flow starts
+    /// without a SYN, the side on such a port (facing one that is not) is
+    /// the server, whatever the other port is, except for a UDP datagram
+    /// sent from such a port to a known service port (a ghost *source*
+    /// port, decided by who spoke first).
+    pub ghost_ports: Option<PortSet>,
 }
 
 impl Default for FlowConfig {
@@ -430,6 +440,7 @@ impl Default for FlowConfig {
             payload_cap: 512,
             payload_ports: None,
             service_ports: None,
+            ghost_ports: None,
         }
     }
 }
@@ -881,6 +892,20 @@ fn new_flow(cfg: &FlowConfig, id: u64, p: &Packet<'_>, ts: i64, a: Endpoint, b: 
 /// the client.
 fn port_heuristic(cfg: &FlowConfig, t: Transport, a: u16, b: u16) -> Option<bool> {
     const DYNAMIC: u16 = 49152;
+    // A ghost port facing one that is not is the server: a well-known
+    // client source port (53, 123, 443 mid-stream) never demotes it. Only a
+    // UDP datagram *from* the ghost port *to* a known service says
+    // otherwise: who spoke first is the client (a ghost source port).
+    if let Some(ghost) = &cfg.ghost_ports {
+        match (ghost.contains(t, a), ghost.contains(t, b)) {
+            (true, false) => {
+                let to_service = cfg.service_ports.as_ref().is_some_and(|s| s.contains(t, b));
+                return Some(!(t == Transport::Udp && to_service));
+            }
+            (false, true) => return Some(false),
+            _ => {}
+        }
+    }
     if let Some(svc) = &cfg.service_ports {
         match (svc.contains(t, a), svc.contains(t, b)) {
             (true, false) => return Some(true),
@@ -1010,6 +1035,45 @@ mod tests {
         assert_eq!(f[0].orientation, Orientation::FirstPacket);
         assert_eq!(f[1].server.port, 53);
         assert_eq!(f[1].orientation, Orientation::PortHeuristic);
+    }
+
+    /// A well-known client source port never demotes a ghost-port server
+    /// (UDP from 53/123/5353, TCP mid-stream from 443); a UDP datagram from
+    /// a ghost port to a known service keeps the ghost side as the client.
+    #[test]
+    fn ghost_port_is_the_server_whatever_the_source_port() {
+        let mut svc = PortSet::default();
+        let mut ghost = PortSet::default();
+        for p in [53, 123, 5353, 80] {
+            svc.insert(Transport::Udp, p);
+        }
+        svc.insert(Transport::Tcp, 443);
+        ghost.insert(Transport::Udp, 384);
+        ghost.insert(Transport::Tcp, 386);
+        let cfg = FlowConfig {
+            service_ports: Some(svc),
+            ghost_ports: Some(ghost),
+            ..Default::default()
+        };
+        let mut t = FlowTable::new(cfg);
+        for (i, sp) in [53u16, 123, 5353].into_iter().enumerate() {
+            let c = format!("10.0.0.{}", i + 1);
+            t.update(&pkt(&c, sp, "10.0.1.1", 384, 0xff, b"q"), 0, 60);
+            t.update(&pkt("10.0.1.1", 384, &c, sp, 0xff, b"a"), 1, 60);
+        }
+        // Mid-stream TCP, first packet from the server, then from the client on 443.
+        t.update(&pkt("10.0.1.2", 386, "10.0.0.9", 443, A, b"s"), 2, 60);
+        t.update(&pkt("10.0.0.9", 443, "10.0.1.2", 386, A, b"c"), 3, 60);
+        // A ghost source port towards DNS: the ghost side spoke first.
+        t.update(&pkt("10.0.0.7", 384, "10.0.1.53", 53, 0xff, b"q"), 4, 60);
+        t.finish_all();
+        let f: Vec<Flow> = t.drain_finished().collect();
+        for x in &f[..4] {
+            assert!(matches!(x.server.port, 384 | 386), "{x:?}");
+            assert_eq!(x.orientation, Orientation::PortHeuristic);
+        }
+        assert_eq!(f[3].client.port, 443);
+        assert_eq!((f[4].client.port, f[4].server.port), (384, 53));
     }
 
     #[test]
