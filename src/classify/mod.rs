@@ -17,6 +17,7 @@
 //! and sweep sources are capped, and what did not fit is counted.
 
 pub mod attribution;
+mod explain;
 mod severity;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,6 +25,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+pub use explain::{ExplainedBy, Explanation};
 pub use severity::{Severity, SeverityLevel};
 
 use crate::Transport;
@@ -311,6 +313,10 @@ pub struct Finding {
     /// For sweeps: targeted (port, transport) pairs (capped).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<SweepTarget>,
+    /// Why this traffic is expected (a recognised application, a negotiated
+    /// port), or which dual-use tool it is; absent when nothing explains it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explained: Option<Explanation>,
     /// Live capture only: the local process behind the endpoint (absent in offline scans).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub local_process: Option<attribution::LocalAttribution>,
@@ -905,6 +911,7 @@ impl<'kb> Classifier<'kb> {
             flows: Vec::new(),
             flows_omitted: totals.flows,
             targets,
+            explained: None,
             local_process: None,
             filter: None,
         }
@@ -996,6 +1003,13 @@ impl<'kb> Classifier<'kb> {
             });
         }
         let severity = severity::endpoint(key.kind, t, &acc.protocols, &behaviours, &verdict);
+        let explained = (key.kind == FindingKind::GhostPort)
+            .then(|| explain::by_application(&acc.protocols))
+            .flatten();
+        let severity = match &explained {
+            Some(e) => explain::apply(severity, e),
+            None => severity,
+        };
         let mut attack = vec![tag("T1571", "Non-Standard Port")];
         for p in &acc.protocols {
             if let Some((id, name)) = p.identification.protocol.attack_technique() {
@@ -1037,6 +1051,7 @@ impl<'kb> Classifier<'kb> {
             flows: acc.flows,
             flows_omitted: acc.flows_omitted,
             targets: Vec::new(),
+            explained,
             local_process: None,
             filter: None,
         }

@@ -38,7 +38,7 @@ impl SeverityLevel {
         }
     }
 
-    fn of(score: u32) -> SeverityLevel {
+    pub(super) fn of(score: u32) -> SeverityLevel {
         match score {
             80.. => SeverityLevel::Critical,
             60..=79 => SeverityLevel::High,

@@ -139,6 +139,17 @@
 //!   (`FF` + WILL/WONT/DO/DONT + a registered option code 0..=49,
 //!   138..=140 or 255, or an `FF FA opt ... FF F0` sub-negotiation of
 //!   ≤ 256 bytes) from the first byte; a single negotiation is not enough.
+//! * **Applications that pick their own ports, remote access and tunnels**
+//!   (each function's doc comment states its exact rule and confidence):
+//!   STUN/TURN, DTLS, RTP (two packets of one stream), RTCP
+//!   ([`media`]); OpenVPN over UDP and TCP, WireGuard ([`vpn`]); BitTorrent
+//!   uTP and DHT ([`p2p`]); DNSCrypt, TeamSpeak 3, Steam, Spotify
+//!   ([`apps`]); LDAP/CLDAP, Kerberos, DCE/RPC ([`enterprise`]); VNC,
+//!   TeamViewer, and AnyDesk as a TLS session presenting an `AnyDesk
+//!   Client` certificate ([`remote`]). UDP rules that pair an opening
+//!   message with its answer are tried with both ends as the opener, since
+//!   a capture may start after the first datagram. What each means on a
+//!   ghost port (benign, dual-use) is [`known_application`].
 //!
 //! # Fallback
 //!
@@ -163,18 +174,27 @@
     clippy::panic
 )]
 
+pub mod apps;
 pub mod banner;
 pub mod dns;
+pub mod enterprise;
 mod fallback;
 pub mod http;
 pub mod irc;
+mod known;
+pub mod media;
 pub mod misc;
+pub mod p2p;
 pub mod proxy;
 pub mod quic;
+pub mod remote;
 pub mod ssh;
 pub mod tls;
 mod util;
+pub mod vpn;
 pub mod windows;
+
+pub use known::{KnownApplication, Standing, known_application};
 
 pub use util::sanitize;
 
@@ -213,6 +233,45 @@ pub enum Protocol {
     /// Gnutella 0.6 handshake (P2P file sharing).
     Gnutella,
     Telnet,
+    /// STUN/TURN (NAT traversal for calls and WebRTC).
+    Stun,
+    /// RTP media.
+    Rtp,
+    /// RTCP media control.
+    Rtcp,
+    /// DTLS (WebRTC media keys, VPNs).
+    Dtls,
+    /// OpenVPN.
+    #[serde(rename = "openvpn")]
+    OpenVpn,
+    /// WireGuard.
+    #[serde(rename = "wireguard")]
+    WireGuard,
+    /// DNSCrypt encrypted DNS.
+    #[serde(rename = "dnscrypt")]
+    DnsCrypt,
+    /// TeamSpeak voice chat.
+    #[serde(rename = "teamspeak")]
+    TeamSpeak,
+    /// Steam / Source engine.
+    Steam,
+    /// Spotify.
+    Spotify,
+    /// LDAP / CLDAP.
+    Ldap,
+    /// DCE/RPC (MS-RPC).
+    #[serde(rename = "dcerpc")]
+    DceRpc,
+    /// Kerberos 5.
+    Kerberos,
+    /// VNC (RFB).
+    Vnc,
+    /// AnyDesk remote desktop.
+    #[serde(rename = "anydesk")]
+    AnyDesk,
+    /// TeamViewer remote desktop.
+    #[serde(rename = "teamviewer")]
+    TeamViewer,
     /// Mostly printable text, no known protocol.
     Text,
     /// Neither text nor high entropy, no known protocol.
@@ -244,6 +303,22 @@ impl Protocol {
             Protocol::Bittorrent => "bittorrent",
             Protocol::Gnutella => "gnutella",
             Protocol::Telnet => "telnet",
+            Protocol::Stun => "stun",
+            Protocol::Rtp => "rtp",
+            Protocol::Rtcp => "rtcp",
+            Protocol::Dtls => "dtls",
+            Protocol::OpenVpn => "openvpn",
+            Protocol::WireGuard => "wireguard",
+            Protocol::DnsCrypt => "dnscrypt",
+            Protocol::TeamSpeak => "teamspeak",
+            Protocol::Steam => "steam",
+            Protocol::Spotify => "spotify",
+            Protocol::Ldap => "ldap",
+            Protocol::DceRpc => "dcerpc",
+            Protocol::Kerberos => "kerberos",
+            Protocol::Vnc => "vnc",
+            Protocol::AnyDesk => "anydesk",
+            Protocol::TeamViewer => "teamviewer",
             Protocol::Text => "text",
             Protocol::Binary => "binary",
             Protocol::Encrypted => "encrypted",
@@ -278,9 +353,23 @@ impl Protocol {
             Protocol::Socks4 | Protocol::Socks5 => Some(("T1090", "Proxy")),
             Protocol::Rdp => Some(("T1021.001", "Remote Services: Remote Desktop Protocol")),
             Protocol::Smb => Some(("T1021.002", "Remote Services: SMB/Windows Admin Shares")),
+            Protocol::AnyDesk | Protocol::TeamViewer => Some(("T1219", "Remote Access Software")),
+            Protocol::Vnc => Some(("T1021.005", "Remote Services: VNC")),
+            Protocol::OpenVpn | Protocol::WireGuard => Some(("T1572", "Protocol Tunneling")),
+            Protocol::Ldap | Protocol::Kerberos | Protocol::DceRpc => {
+                Some(("T1071", "Application Layer Protocol"))
+            }
+            Protocol::Dtls => Some(("T1573", "Encrypted Channel")),
             Protocol::Bittorrent
             | Protocol::Gnutella
             | Protocol::Telnet
+            | Protocol::Stun
+            | Protocol::Rtp
+            | Protocol::Rtcp
+            | Protocol::DnsCrypt
+            | Protocol::TeamSpeak
+            | Protocol::Steam
+            | Protocol::Spotify
             | Protocol::Text
             | Protocol::Binary
             | Protocol::Encrypted
@@ -437,7 +526,7 @@ pub fn identify(transport: Transport, client: &[u8], server: &[u8]) -> Identific
     // 1. Highly structured client requests.
     if tcp && let Some(mut id) = tls::client_hello(c, client) {
         tls::enrich_with_server(&mut id, server);
-        return id;
+        return remote::anydesk_from_tls(id, client, server);
     }
     if let Some(mut id) = http::request(c, client) {
         http::enrich_with_response(&mut id, server);
@@ -466,12 +555,18 @@ pub fn identify(transport: Transport, client: &[u8], server: &[u8]) -> Identific
         if let Some(id) = misc::gnutella(c, client) {
             return id;
         }
+        if let Some(id) = client_tcp_apps(client, server) {
+            return id;
+        }
     } else {
         if let Some(id) = quic::initial(c, client) {
             return id;
         }
         if let Some(mut id) = dns::udp(c, client) {
             dns::enrich_with_response(&mut id, server, false);
+            return apps::from_dns(id);
+        }
+        if let Some(id) = udp_apps(c, client, server) {
             return id;
         }
     }
@@ -497,13 +592,16 @@ pub fn identify(transport: Transport, client: &[u8], server: &[u8]) -> Identific
         if let Some(id) = irc::server(s, server) {
             return id;
         }
+        if let Some(id) = remote::vnc(s, server) {
+            return id;
+        }
     }
     if let Some(id) = http::response(s, server) {
         return id;
     }
     if tcp {
         if let Some(id) = tls::server_hello(s, server) {
-            return id;
+            return remote::anydesk_from_tls(id, client, server);
         }
         if let Some(id) = windows::smb(s, server) {
             return id;
@@ -520,11 +618,17 @@ pub fn identify(transport: Transport, client: &[u8], server: &[u8]) -> Identific
         if let Some(id) = dns::tcp(s, server) {
             return id;
         }
-    } else {
-        if let Some(id) = dns::udp(s, server) {
+        if let Some(id) = server_tcp_apps(server) {
             return id;
         }
+    } else {
+        if let Some(id) = dns::udp(s, server) {
+            return apps::from_dns(id);
+        }
         if let Some(id) = quic::initial(s, server) {
+            return id;
+        }
+        if let Some(id) = udp_apps(s, server, client) {
             return id;
         }
     }
@@ -549,10 +653,71 @@ pub fn identify(transport: Transport, client: &[u8], server: &[u8]) -> Identific
         if let Some(id) = misc::telnet(c, client) {
             return id;
         }
+        if let Some(id) = remote::vnc(c, client) {
+            return id;
+        }
     }
 
     // 4. Nothing recognised.
     fallback::classify(client, server)
+}
+
+/// Client-first TCP applications (stage 1), strongest rules first.
+fn client_tcp_apps(client: &[u8], server: &[u8]) -> Option<Identification> {
+    let c = Direction::Client;
+    vpn::openvpn(true, client, server)
+        .or_else(|| remote::teamviewer(client, server))
+        .or_else(|| apps::dnscrypt(true, client, server))
+        .or_else(|| enterprise::kerberos(true, c, client))
+        .or_else(|| enterprise::ldap(c, client))
+        .or_else(|| enterprise::dcerpc(true, c, client))
+        .or_else(|| media::stun(c, client))
+        .or_else(|| apps::spotify(true, client, server))
+}
+
+/// Server replies of TCP applications (stage 2).
+fn server_tcp_apps(server: &[u8]) -> Option<Identification> {
+    let s = Direction::Server;
+    enterprise::kerberos(true, s, server)
+        .or_else(|| enterprise::ldap(s, server))
+        .or_else(|| enterprise::dcerpc(true, s, server))
+        .or_else(|| media::stun(s, server))
+}
+
+/// UDP applications, from one side's first datagrams (`first`) with the
+/// other side's (`other`) where a rule needs both. Called for the client
+/// side, then for the server side with the roles swapped: which end of a
+/// UDP flow spoke first is not always which end opened the session (a
+/// capture may start mid-way), so the rules that pair an opening message
+/// with its answer are tried both ways.
+fn udp_apps(dir: Direction, first: &[u8], other: &[u8]) -> Option<Identification> {
+    let pair = |f: fn(&[u8], &[u8]) -> Option<Identification>| {
+        f(first, other).map(|mut id| {
+            id.evidence.direction = dir;
+            id
+        })
+    };
+    media::stun(dir, first)
+        .or_else(|| media::dtls(dir, first))
+        .or_else(|| pair(vpn::wireguard))
+        .or_else(|| pair(|c, s| vpn::openvpn(false, c, s)))
+        .or_else(|| pair(p2p::utp))
+        .or_else(|| p2p::dht(dir, first))
+        .or_else(|| apps::teamspeak(dir, first))
+        .or_else(|| apps::steam(dir, first))
+        .or_else(|| pair(|c, s| apps::spotify(false, c, s)))
+        .or_else(|| {
+            if dir == Direction::Client {
+                apps::dnscrypt(false, first, other)
+            } else {
+                apps::dnscrypt(false, other, first)
+            }
+        })
+        .or_else(|| enterprise::kerberos(false, dir, first))
+        .or_else(|| enterprise::ldap(dir, first))
+        .or_else(|| media::rtcp(dir, first))
+        .or_else(|| media::rtp(dir, first))
+        .or_else(|| enterprise::dcerpc(false, dir, first))
 }
 
 #[cfg(test)]

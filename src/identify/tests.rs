@@ -8,7 +8,7 @@ use super::testutil::{
 use super::*;
 use crate::Transport::{Tcp, Udp};
 
-const ALL: [Protocol; 21] = [
+const ALL: [Protocol; 37] = [
     Protocol::Http,
     Protocol::Tls,
     Protocol::Ssh,
@@ -26,6 +26,22 @@ const ALL: [Protocol; 21] = [
     Protocol::Bittorrent,
     Protocol::Gnutella,
     Protocol::Telnet,
+    Protocol::Stun,
+    Protocol::Rtp,
+    Protocol::Rtcp,
+    Protocol::Dtls,
+    Protocol::OpenVpn,
+    Protocol::WireGuard,
+    Protocol::DnsCrypt,
+    Protocol::TeamSpeak,
+    Protocol::Steam,
+    Protocol::Spotify,
+    Protocol::Ldap,
+    Protocol::DceRpc,
+    Protocol::Kerberos,
+    Protocol::Vnc,
+    Protocol::AnyDesk,
+    Protocol::TeamViewer,
     Protocol::Text,
     Protocol::Binary,
     Protocol::Encrypted,
@@ -150,11 +166,115 @@ fn samples() -> Vec<(Transport, Vec<u8>, Vec<u8>, Protocol)> {
             vec![],
             Protocol::Gnutella,
         ),
+        (Udp, stun_sample(), vec![], Protocol::Stun),
+        (Tcp, stun_sample(), vec![], Protocol::Stun),
+        (Udp, rtp_sample(), vec![], Protocol::Rtp),
+        (
+            Udp,
+            [&[0x81u8, 201, 0, 7, 1, 2, 3, 4][..], &[0u8; 24][..]].concat(),
+            vec![],
+            Protocol::Rtcp,
+        ),
+        (Udp, dtls_sample(), vec![], Protocol::Dtls),
+        (
+            Udp,
+            vec![0x38, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 0],
+            vec![0x40, 9, 9, 9, 9, 9, 9, 9, 9, 1, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8],
+            Protocol::OpenVpn,
+        ),
+        (
+            Udp,
+            [&[1u8, 0, 0, 0, 7, 7, 7, 7][..], &[0x42; 140][..]].concat(),
+            vec![],
+            Protocol::WireGuard,
+        ),
+        (
+            Udp,
+            [&[0xe3u8; 40][..], b"NONCE-abcdef", &[0x11; 60][..]].concat(),
+            [&b"r6fnvWj8NONCE-abcdef"[..], &[0x22; 60][..]].concat(),
+            Protocol::DnsCrypt,
+        ),
+        (
+            Udp,
+            b"TS3INIT1\x00\x65\x00\x00\x88\x0d\xd0".to_vec(),
+            vec![],
+            Protocol::TeamSpeak,
+        ),
+        (
+            Udp,
+            b"\xff\xff\xff\xffTSource Engine Query\x00".to_vec(),
+            vec![],
+            Protocol::Steam,
+        ),
+        (
+            Tcp,
+            vec![0x00, 0x04, 0x00, 0x00, 0x01, 0x2c, 0x52, 0x0e, 0x50, 0x00],
+            vec![],
+            Protocol::Spotify,
+        ),
+        (
+            Tcp,
+            vec![
+                0x30, 0x0c, 0x02, 0x01, 0x01, 0x60, 0x07, 0x02, 0x01, 0x03, 0x04, 0x00, 0x80, 0x00,
+            ],
+            vec![],
+            Protocol::Ldap,
+        ),
+        (
+            Tcp,
+            vec![5, 0, 11, 3, 0x10, 0, 0, 0, 72, 0, 0, 0, 1, 0, 0, 0],
+            vec![],
+            Protocol::DceRpc,
+        ),
+        (
+            Udp,
+            vec![
+                0x6a, 0x81, 0xe8, 0x30, 0x81, 0xe5, 0xa1, 0x03, 0x02, 0x01, 0x05, 0xa2, 0x03,
+                0x02, 0x01, 0x0a, 0xa3,
+            ],
+            vec![],
+            Protocol::Kerberos,
+        ),
+        (Tcp, vec![], b"RFB 003.008\n".to_vec(), Protocol::Vnc),
+        (
+            Tcp,
+            hello(),
+            [&[0x55u8, 0x04, 0x03, 0x0c, 0x0e][..], b"AnyDesk Client"].concat(),
+            Protocol::AnyDesk,
+        ),
+        (
+            Tcp,
+            vec![0x17, 0x24, 0x0a, 0x20],
+            vec![0x17, 0x24, 0x0b, 0x00],
+            Protocol::TeamViewer,
+        ),
         (Tcp, b"hello world\r\n".to_vec(), vec![], Protocol::Text),
         (Tcp, vec![0, 1, 2, 3, 0, 1, 2, 3], vec![], Protocol::Binary),
         (Tcp, pseudo_random(1, 256), vec![], Protocol::Encrypted),
         (Tcp, vec![], vec![], Protocol::Empty),
     ]
+}
+
+fn stun_sample() -> Vec<u8> {
+    let mut m = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
+    m.extend_from_slice(&[3u8; 12]);
+    m
+}
+
+fn rtp_sample() -> Vec<u8> {
+    let pkt = |seq: u8| {
+        let mut p = vec![0x80, 0x00, 0x00, seq, 0, 0, 0, 160, 0xca, 0xfe, 0xba, 0xbe];
+        p.extend_from_slice(&[0xd5; 160]);
+        p
+    };
+    [pkt(1), pkt(2)].concat()
+}
+
+fn dtls_sample() -> Vec<u8> {
+    let mut d = vec![22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 40];
+    d.extend_from_slice(&[1, 0, 0, 28, 0, 0, 0, 0, 0, 0, 0, 28, 0xfe, 0xfd]);
+    d.extend_from_slice(&[0u8; 26]);
+    d
 }
 
 #[test]

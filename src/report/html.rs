@@ -216,7 +216,8 @@ fn findings_table(r: &Report, h: &mut String) {
 <th data-type=\"num\">Bytes s→c</th><th data-type=\"text\">First seen</th><th data-type=\"text\">Protocol</th>\
 <th data-type=\"text\">Summary</th></tr></thead><tbody>",
     );
-    for f in &r.findings {
+    let collapsed = |f: &&Finding| f.explained.as_ref().is_some_and(|e| e.collapsed());
+    for f in r.findings.iter().filter(|f| !collapsed(f)) {
         let service = f
             .verdict
             .as_ref()
@@ -278,7 +279,47 @@ fn findings_table(r: &Report, h: &mut String) {
             score = f.severity.score,
         );
     }
-    h.push_str("</tbody></table></div></section>\n");
+    h.push_str("</tbody></table></div>");
+    explained_table(r.findings.iter().filter(collapsed), h);
+    h.push_str("</section>\n");
+}
+
+/// The explained findings (known applications, negotiated ports), in a
+/// collapsed block under the findings table: counted and one click away,
+/// out of the way of the ones to investigate.
+fn explained_table<'a>(fs: impl Iterator<Item = &'a Finding>, h: &mut String) {
+    let fs: Vec<&Finding> = fs.collect();
+    if fs.is_empty() {
+        return;
+    }
+    let _ = write!(
+        h,
+        "<details id=\"explained\"><summary>{} explained finding{}: known applications and negotiated ports</summary>\
+<div class=\"scroll\"><table><thead><tr><th>ID</th><th>Severity</th><th>Port</th><th>Host</th><th>Explained by</th><th>Reason</th></tr></thead><tbody>",
+        fs.len(),
+        if fs.len() == 1 { "" } else { "s" }
+    );
+    for f in fs {
+        let lvl = f.severity.level.as_str();
+        let (app, reason) = f
+            .explained
+            .as_ref()
+            .map(|e| (e.application.as_str(), e.reason.as_str()))
+            .unwrap_or_default();
+        let _ = write!(
+            h,
+            "<tr class=\"sev-{lvl}\"><td class=\"nw\"><a href=\"#{id}\">{id}</a></td>\
+<td><span class=\"badge sev-{lvl}\">{lvl} {}</span></td><td>{}/{}</td><td>{}</td><td>{}</td><td class=\"sum\">{}</td></tr>",
+            f.severity.score,
+            f.server.port,
+            f.transport,
+            escape(&f.server.ip.to_string()),
+            escape(app),
+            escape(reason),
+            id = escape(&f.id),
+        );
+    }
+    h.push_str("</tbody></table></div></details>");
 }
 
 /// "2024-01-15 10:00:00" (seconds) for narrow table cells, as HTML.
@@ -418,6 +459,13 @@ fn finding_detail(r: &Report, f: &Finding, h: &mut String) {
     );
     h.push_str("<div class=\"grid2\"><div><h4>Traffic</h4><table class=\"kv\">");
     kv(h, "kind", &kind_name(f.kind));
+    if let Some(e) = &f.explained {
+        kv(
+            h,
+            if e.collapsed() { "explained" } else { "named" },
+            &escape(&e.reason),
+        );
+    }
     kv(
         h,
         if f.kind == FindingKind::Sweep {

@@ -122,6 +122,9 @@ pub fn line(report: &Report, f: &Finding) -> Value {
     gp.insert("title".into(), json!(f.title));
     gp.insert("class".into(), json!(class));
     gp.insert("severity".into(), json!(f.severity));
+    if let Some(e) = &f.explained {
+        gp.insert("explained".into(), json!(e));
+    }
     gp.insert("verdict".into(), json!(f.verdict));
     gp.insert("behaviours".into(), json!(f.behaviours));
     gp.insert("identification".into(), json!(f.protocols));

@@ -284,9 +284,55 @@ pub fn write(r: &Report, out: &mut dyn Write, style: Style) -> io::Result<()> {
             )?;
         }
     }
-    for f in &r.findings {
+    let collapsed = |f: &&Finding| f.explained.as_ref().is_some_and(|e| e.collapsed());
+    for f in r.findings.iter().filter(|f| !collapsed(f)) {
         writeln!(out)?;
         finding(f, out, style)?;
+    }
+    explained_section(r.findings.iter().filter(collapsed), out, style)
+}
+
+/// The explained findings (known applications, negotiated ports), one line
+/// each: kept and counted, out of the way of the ones to investigate. The
+/// JSON and HTML reports have every detail.
+fn explained_section<'a>(
+    fs: impl Iterator<Item = &'a Finding>,
+    out: &mut dyn Write,
+    style: Style,
+) -> io::Result<()> {
+    let fs: Vec<&Finding> = fs.collect();
+    if fs.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{}",
+        style.bold(&format!(
+            "{} explained finding(s): known applications and negotiated ports (details in the JSON/HTML report)",
+            fs.len()
+        ))
+    )?;
+    for f in fs {
+        let lvl = f.severity.level.as_str();
+        let why = f
+            .explained
+            .as_ref()
+            .map(|e| clean(&e.reason))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "  {} {} {}/{} on {}: {}",
+            style.level(
+                lvl,
+                &format!("[{} {}]", lvl.to_uppercase(), f.severity.score)
+            ),
+            f.id,
+            f.server.port,
+            f.transport,
+            f.server.ip,
+            why
+        )?;
     }
     Ok(())
 }
@@ -419,6 +465,10 @@ fn finding(f: &Finding, out: &mut dyn Write, style: Style) -> io::Result<()> {
             clean(&id.summary),
             clean(id.evidence.rule)
         )?;
+    }
+    if let Some(e) = &f.explained {
+        let label = if e.collapsed() { "explained" } else { "named" };
+        writeln!(out, "    {label:<9} {}", clean(&e.reason))?;
     }
     let reasons: Vec<String> = f.severity.reasons.iter().map(|r| clean(r)).collect();
     for (i, r) in reasons.iter().enumerate() {
