@@ -179,7 +179,9 @@ fn samples() -> Vec<(Transport, Vec<u8>, Vec<u8>, Protocol)> {
         (
             Udp,
             vec![0x38, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 0],
-            vec![0x40, 9, 9, 9, 9, 9, 9, 9, 9, 1, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8],
+            vec![
+                0x40, 9, 9, 9, 9, 9, 9, 9, 9, 1, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8,
+            ],
             Protocol::OpenVpn,
         ),
         (
@@ -229,8 +231,8 @@ fn samples() -> Vec<(Transport, Vec<u8>, Vec<u8>, Protocol)> {
         (
             Udp,
             vec![
-                0x6a, 0x81, 0xe8, 0x30, 0x81, 0xe5, 0xa1, 0x03, 0x02, 0x01, 0x05, 0xa2, 0x03,
-                0x02, 0x01, 0x0a, 0xa3,
+                0x6a, 0x81, 0xe8, 0x30, 0x81, 0xe5, 0xa1, 0x03, 0x02, 0x01, 0x05, 0xa2, 0x03, 0x02,
+                0x01, 0x0a, 0xa3,
             ],
             vec![],
             Protocol::Kerberos,
