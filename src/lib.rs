@@ -24,6 +24,7 @@ pub mod analysis;
 pub mod capture;
 pub mod classify;
 pub mod cli;
+pub mod community_id;
 pub mod decode;
 pub mod flow;
 pub mod identify;

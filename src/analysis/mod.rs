@@ -11,7 +11,9 @@ use serde::Serialize;
 use crate::capture::{self, CaptureError, Frame, FrameSource, Input, InputSummary, ReaderKind};
 use crate::classify::{Classifier, ClassifyConfig, Outcome};
 use crate::decode::{self, LinkType, PacketKind, Skip};
+use crate::flow::Endpoint;
 use crate::flow::{FlowConfig, FlowStats, FlowTable};
+use crate::identify::negotiate::{self, MAX_CONTROL_PAYLOAD};
 use crate::knowledge::{KnowledgeBase, PortClass};
 use crate::records::{RecordReader, RecordStats};
 
@@ -153,6 +155,8 @@ pub struct Analyzer<'kb> {
     /// table's, so ids never collide).
     records: RecordStats,
     next_record_id: u64,
+    /// Control ports whose packets announce negotiated ports.
+    control_ports: crate::flow::PortSet,
 }
 
 impl<'kb> Analyzer<'kb> {
@@ -207,6 +211,7 @@ impl<'kb> Analyzer<'kb> {
             watch_packets: 0,
             records: RecordStats::default(),
             next_record_id: 1 << 48,
+            control_ports: control_ports(),
         }
     }
 
@@ -274,6 +279,26 @@ impl<'kb> Analyzer<'kb> {
     /// a [`FrameDecoder`]) with its [`FlowTable::packet_hash`] goes into the
     /// flow table.
     fn packet(&mut self, p: &decode::Packet<'_>, hash: u64, ts: i64, wire_len: u32) {
+        if !p.payload.is_empty()
+            && (self.control_ports.contains(p.transport, p.dst_port)
+                || self.control_ports.contains(p.transport, p.src_port))
+            && p.kind == PacketKind::Normal
+        {
+            let payload = p.payload.get(..MAX_CONTROL_PAYLOAD).unwrap_or(p.payload);
+            self.classifier.observe_control(
+                p.transport,
+                Endpoint {
+                    ip: p.src,
+                    port: p.src_port,
+                },
+                Endpoint {
+                    ip: p.dst,
+                    port: p.dst_port,
+                },
+                payload,
+                ts,
+            );
+        }
         if let Some(set) = &self.watch
             && (set.contains(p.transport, p.dst_port) || set.contains(p.transport, p.src_port))
         {
@@ -375,6 +400,15 @@ impl<'kb> Analyzer<'kb> {
         let stats = self.packet_stats();
         (stats, self.table.stats(), self.classifier.finish())
     }
+}
+
+/// The control ports of [`crate::identify::negotiate`], as a set.
+pub(crate) fn control_ports() -> crate::flow::PortSet {
+    let mut set = crate::flow::PortSet::default();
+    for &(t, port) in negotiate::CONTROL_PORTS {
+        set.insert(t, port);
+    }
+    set
 }
 
 /// One input's outcome.

@@ -16,6 +16,7 @@ use super::{Analyzer, FrameDecoder, Progress};
 use crate::capture::{CaptureError, FrameSource};
 use crate::decode::{Packet, Skip};
 use crate::flow::{FlowTable, PortSet};
+use crate::identify::negotiate::MAX_CONTROL_PAYLOAD;
 
 /// Records per batch: large enough to make the hand-over cheap, small
 /// enough that the batches in flight stay in the caches.
@@ -57,6 +58,7 @@ pub(super) fn read_all(
 ) -> Result<(), CaptureError> {
     let copy_ports = az.table.payload_ports().cloned();
     let cap = az.table.payload_cap();
+    let control = az.control_ports.clone();
     let (full_tx, full_rx) = sync_channel::<Batch>(IN_FLIGHT);
     let (empty_tx, empty_rx) = sync_channel::<Batch>(IN_FLIGHT + 2);
     let frames_before = az.decoder.frames();
@@ -70,7 +72,9 @@ pub(super) fn read_all(
             .spawn_scoped(scope, move || {
                 let source = slot_ref.lock().ok().and_then(|mut s| s.take());
                 match source {
-                    Some(src) => reader(src, &full_tx, &empty_rx, copy_ports.as_ref(), cap),
+                    Some(src) => {
+                        reader(src, &full_tx, &empty_rx, copy_ports.as_ref(), cap, &control)
+                    }
                     None => (FrameDecoder::default(), Ok(())),
                 }
             });
@@ -131,6 +135,7 @@ fn reader(
     empty: &Receiver<Batch>,
     copy_ports: Option<&PortSet>,
     cap: usize,
+    control: &PortSet,
 ) -> (FrameDecoder, Result<(), CaptureError>) {
     let mut dec = FrameDecoder::default();
     let mut checked_link = false;
@@ -169,7 +174,17 @@ fn reader(
                 let keep = copy_ports.is_none_or(|s| {
                     s.contains(p.transport, p.src_port) || s.contains(p.transport, p.dst_port)
                 });
-                let take = if keep { p.payload.len().min(cap) } else { 0 };
+                // Control-port packets (negotiated ports) cross whole, up
+                // to what the analysing side looks at.
+                let ctl = control.contains(p.transport, p.src_port)
+                    || control.contains(p.transport, p.dst_port);
+                let take = if ctl {
+                    p.payload.len().min(cap.max(MAX_CONTROL_PAYLOAD))
+                } else if keep {
+                    p.payload.len().min(cap)
+                } else {
+                    0
+                };
                 let at = batch.arena.len();
                 if let Some(bytes) = p.payload.get(..take) {
                     batch.arena.extend_from_slice(bytes);

@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use super::SeenProtocol;
 use super::severity::{Severity, SeverityLevel};
+use crate::identify::negotiate::{Announcement, ControlFlow};
 use crate::identify::{Confidence, Protocol, Standing, known_application};
 
 /// Highest score of a finding explained by a benign application (low).
@@ -52,6 +53,9 @@ pub struct Explanation {
     pub application: String,
     /// One line for humans.
     pub reason: String,
+    /// For a negotiated port: the control flow that announced it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub control: Option<ControlFlow>,
 }
 
 impl Explanation {
@@ -102,7 +106,55 @@ pub(super) fn by_application(protos: &[SeenProtocol]) -> Option<Explanation> {
         standing: app.standing,
         application: app.name.to_owned(),
         reason,
+        control: None,
     })
+}
+
+/// The explanation of a finding whose every flow went to a port a control
+/// channel announced first.
+pub(super) fn by_negotiation(a: &Announcement) -> Explanation {
+    let c = &a.control;
+    let mut control = c.clone();
+    control.community_id =
+        crate::community_id::of_flow(c.transport, c.from.ip, c.from.port, c.to.ip, c.to.port);
+    let reason = format!(
+        "port announced by {} in flow {} ({} → {}/{}) at {}: {}",
+        a.by,
+        control.community_id,
+        endpoint(c.from.ip, c.from.port),
+        endpoint(c.to.ip, c.to.port),
+        c.transport,
+        crate::timefmt::rfc3339_micros(c.ts),
+        a.detail
+    );
+    Explanation {
+        by: ExplainedBy::NegotiatedPort,
+        standing: Standing::Benign,
+        application: a.by.to_owned(),
+        reason,
+        control: Some(control),
+    }
+}
+
+fn endpoint(ip: std::net::IpAddr, port: u16) -> String {
+    match ip {
+        std::net::IpAddr::V4(a) => format!("{a}:{port}"),
+        std::net::IpAddr::V6(a) => format!("[{a}]:{port}"),
+    }
+}
+
+/// Which explanation a finding gets: a dual-use tool is always named; else
+/// a negotiated port (the stronger evidence: the capture shows the
+/// announcement); else a benign application.
+pub(super) fn choose(
+    app: Option<Explanation>,
+    negotiated: Option<Explanation>,
+) -> Option<Explanation> {
+    match (app, negotiated) {
+        (Some(a), _) if a.standing == Standing::DualUse => Some(a),
+        (_, Some(n)) => Some(n),
+        (a, None) => a,
+    }
 }
 
 /// The severity of an explained finding: the computed one, capped (benign,
@@ -183,6 +235,7 @@ mod tests {
             standing: Standing::DualUse,
             application: "AnyDesk".into(),
             reason: "x".into(),
+            control: None,
         };
         assert_eq!(apply(sev(80), &dual).level, SeverityLevel::Medium);
         assert_eq!(apply(sev(25), &dual).score, DUAL_USE_MIN);

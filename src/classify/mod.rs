@@ -30,6 +30,7 @@ pub use severity::{Severity, SeverityLevel};
 
 use crate::Transport;
 use crate::flow::{DirStats, EndReason, Endpoint, Flow, Orientation};
+use crate::identify::negotiate::{Announcement, NegotiationStats, Negotiations};
 use crate::identify::{self, Identification};
 use crate::knowledge::{KnowledgeBase, PortClass, Verdict, policy::Policy};
 
@@ -487,6 +488,8 @@ pub struct Outcome {
     pub all_flows: Vec<FlowRecord>,
     /// Flow records beyond the `--all-flows` cap.
     pub all_flows_omitted: u64,
+    /// Ports announced by control channels, and what the caps dropped.
+    pub negotiation: NegotiationStats,
 }
 
 /// Consumes finished flows; [`Classifier::finish`] returns the findings.
@@ -511,6 +514,13 @@ pub struct Classifier<'kb> {
     all_flows_omitted: u64,
     /// Per source: ghost targets touched (capped).
     sources: BTreeMap<IpAddr, SourceAcc>,
+    /// Ports announced by control channels (rpcbind, FTP, SIP...).
+    negotiations: Negotiations,
+    /// Per ghost-port endpoint: flows whose port a control channel had
+    /// announced, and the first announcement (at most `max_findings`
+    /// endpoints; the rest are counted in `negotiated_untracked`).
+    negotiated: BTreeMap<EndpointKey, (u64, Announcement)>,
+    negotiated_untracked: u64,
 }
 
 #[derive(Clone, Default)]
@@ -558,6 +568,45 @@ impl<'kb> Classifier<'kb> {
             all_flows: Vec::new(),
             all_flows_omitted: 0,
             sources: BTreeMap::new(),
+            negotiations: Negotiations::default(),
+            negotiated: BTreeMap::new(),
+            negotiated_untracked: 0,
+        }
+    }
+
+    /// Looks at one packet on a control port (see
+    /// [`crate::identify::negotiate`]): the ports it announces make later
+    /// ghost-port flows there expected. Called per packet by the analysis,
+    /// only for packets with payload to or from a control port.
+    pub fn observe_control(
+        &mut self,
+        t: Transport,
+        src: Endpoint,
+        dst: Endpoint,
+        payload: &[u8],
+        ts: i64,
+    ) {
+        self.negotiations.observe(t, src, dst, payload, ts);
+    }
+
+    /// Notes a ghost-port flow whose port (server side, else client side)
+    /// a control channel announced before it began.
+    fn note_negotiated(&mut self, key: EndpointKey, f: &Flow) {
+        let n = &self.negotiations;
+        let Some(a) = n
+            .lookup(f.transport, f.server.ip, f.server.port, f.first_ts)
+            .or_else(|| n.lookup(f.transport, f.client.ip, f.client.port, f.first_ts))
+        else {
+            return;
+        };
+        let room = self.negotiated.len() < self.cfg.max_findings;
+        match self.negotiated.get_mut(&key) {
+            Some(e) => e.0 += 1,
+            None if room => {
+                let a = a.clone();
+                self.negotiated.insert(key, (1, a));
+            }
+            None => self.negotiated_untracked += 1,
         }
     }
 
@@ -611,6 +660,9 @@ impl<'kb> Classifier<'kb> {
                 return;
             }
             self.note_source(f);
+            if !self.negotiations.is_empty() {
+                self.note_negotiated(key, f);
+            }
             self.add_to(key, f, ident);
             return;
         }
@@ -826,6 +878,10 @@ impl<'kb> Classifier<'kb> {
             flows: self.counts,
             all_flows: self.all_flows,
             all_flows_omitted: self.all_flows_omitted,
+            negotiation: NegotiationStats {
+                endpoints_untracked: self.negotiated_untracked,
+                ..self.negotiations.stats()
+            },
         }
     }
 
@@ -1003,9 +1059,18 @@ impl<'kb> Classifier<'kb> {
             });
         }
         let severity = severity::endpoint(key.kind, t, &acc.protocols, &behaviours, &verdict);
-        let explained = (key.kind == FindingKind::GhostPort)
-            .then(|| explain::by_application(&acc.protocols))
-            .flatten();
+        let explained = if key.kind == FindingKind::GhostPort {
+            let negotiated = self
+                .negotiated
+                .get(&key)
+                .filter(|(n, _)| *n >= acc.totals.flows);
+            explain::choose(
+                explain::by_application(&acc.protocols),
+                negotiated.map(|(_, a)| explain::by_negotiation(a)),
+            )
+        } else {
+            None
+        };
         let severity = match &explained {
             Some(e) => explain::apply(severity, e),
             None => severity,

@@ -184,6 +184,7 @@ pub mod irc;
 mod known;
 pub mod media;
 pub mod misc;
+pub mod negotiate;
 pub mod p2p;
 pub mod proxy;
 pub mod quic;

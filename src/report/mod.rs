@@ -1,7 +1,7 @@
 //! Reports: one serialisable [`Report`] built from an [`Analysis`], rendered
 //! as text (terminal), JSON, and the other formats in the submodules.
 
-pub mod community_id;
+pub use crate::community_id;
 pub mod csv;
 pub mod evidence;
 pub mod html;
@@ -105,6 +105,11 @@ pub struct Summary {
     /// Sweep sources not tracked (more than 10 000 sources; those with the
     /// fewest targets made room).
     pub sweep_sources_dropped: u64,
+    /// Findings with an innocent explanation (a known application, a
+    /// negotiated port), shown collapsed in the text and HTML reports.
+    pub findings_explained: u64,
+    /// Ports announced by control channels, and what the caps dropped.
+    pub negotiated_ports: crate::identify::negotiate::NegotiationStats,
     /// Capture time of the first packet (RFC 3339), if any.
     pub capture_start: Option<String>,
     /// Capture time of the last packet (RFC 3339), if any.
@@ -203,6 +208,11 @@ impl Report {
                 findings_dropped: a.outcome.findings_dropped,
                 findings_folded: a.outcome.findings_folded,
                 sweep_sources_dropped: a.outcome.sweep_sources_dropped,
+                findings_explained: findings
+                    .iter()
+                    .filter(|f| f.explained.as_ref().is_some_and(|e| e.collapsed()))
+                    .count() as u64,
+                negotiated_ports: a.outcome.negotiation,
                 capture_start: first.map(rfc3339_micros),
                 capture_end: last.map(rfc3339_micros),
             },
