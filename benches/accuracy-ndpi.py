@@ -36,7 +36,7 @@ LEVELS = ["info", "low", "medium", "high", "critical"]
 
 FLOW_RE = re.compile(
     r"^\s+\d+\s+(TCP|UDP) (\[[^\]]+\]|[^ \[]+):(\d+) (?:<->|->) (\[[^\]]+\]|[^ \[]+):(\d+) "
-    r"(?:\[VLAN: \d+\])?\s*\[proto: [^/\]]*/([^\]]+)\].*?\[cat: ([A-Za-z_]+)"
+    r"(?:\[VLAN: \d+\])?\s*\[proto: [^/\]]*/([^\]]+)\](?:.*?\[cat: ([A-Za-z_]+))?"
 )
 
 
@@ -58,6 +58,7 @@ def ndpi_flows(text):
         if not m:
             continue
         t, a, ap, b, bp, proto, cat = m.groups()
+        cat = cat or "Unspecified"
         a, b = a.strip("[]"), b.strip("[]")
         key = (t.lower(), frozenset([(a, int(ap)), (b, int(bp))]))
         flows[key] = (proto, cat)
