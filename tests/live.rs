@@ -678,3 +678,167 @@ fn a_closed_stdout_ends_the_capture_and_still_writes_the_report_file() {
     assert_eq!(rep["findings"][0]["server"]["port"], 386, "{rep}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// One `Name: value` field of /proc/PID/status (or of a task's).
+fn status_field(status_path: &str, field: &str) -> Option<String> {
+    let text = std::fs::read_to_string(status_path).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_string())
+}
+
+/// Polls until `check` holds (or 3 s pass); returns the last value seen.
+fn eventually(mut check: impl FnMut() -> Result<(), String>) -> Result<(), String> {
+    let t = Instant::now();
+    loop {
+        let r = check();
+        if r.is_ok() || t.elapsed() > Duration::from_secs(3) {
+            return r;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// After the drop, the capture process has no capability in any set (the
+/// bounding set included) and `no_new_privs`; the attribution helper keeps
+/// only CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH, `no_new_privs`, and no
+/// socket (the capture socket is not inherited).
+#[test]
+fn the_dropped_capture_and_its_helper_keep_no_privileges() {
+    if !can_capture() {
+        return;
+    }
+    let (mut child, _lines) = start(&[
+        "-i",
+        "lo",
+        "-f",
+        "tcp and host 127.0.0.4 and port 386",
+        "--duration",
+        "4",
+        "-F",
+        "jsonl",
+    ]);
+    let pid = child.id();
+    let r = eventually(|| {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).map_err(|e| e.to_string())?;
+        for t in tasks {
+            let st = format!("{}/status", t.map_err(|e| e.to_string())?.path().display());
+            for (field, want) in [
+                ("CapBnd", "0000000000000000"),
+                ("CapPrm", "0000000000000000"),
+                ("CapEff", "0000000000000000"),
+                ("CapInh", "0000000000000000"),
+                ("NoNewPrivs", "1"),
+            ] {
+                let got = status_field(&st, field).unwrap_or_default();
+                if got != want {
+                    return Err(format!("{st}: {field} {got}, want {want}"));
+                }
+            }
+        }
+        Ok(())
+    });
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    let helper: u32 = children
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("no attribution helper process");
+    let h = eventually(|| {
+        let st = format!("/proc/{helper}/status");
+        // CAP_DAC_READ_SEARCH (2) and CAP_SYS_PTRACE (19).
+        for (field, want) in [
+            ("CapBnd", "0000000000080004"),
+            ("CapPrm", "0000000000080004"),
+            ("CapEff", "0000000000080004"),
+            ("CapInh", "0000000000000000"),
+            ("NoNewPrivs", "1"),
+        ] {
+            let got = status_field(&st, field).unwrap_or_default();
+            if got != want {
+                return Err(format!("helper {field} {got}, want {want}"));
+            }
+        }
+        for fd in std::fs::read_dir(format!("/proc/{helper}/fd")).map_err(|e| e.to_string())? {
+            let target = std::fs::read_link(fd.map_err(|e| e.to_string())?.path())
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            if target.starts_with("socket:") {
+                return Err(format!("the helper holds {target}"));
+            }
+        }
+        Ok(())
+    });
+    let code = wait(&mut child, Duration::from_secs(20));
+    r.unwrap();
+    h.unwrap();
+    assert_eq!(code, 0);
+}
+
+/// Installed with `setcap cap_net_raw,cap_net_admin=eip` and run by a
+/// normal user, `scan` reads a (hostile) file without those capabilities.
+#[test]
+fn scan_drops_file_capabilities() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipping: needs root to setcap a copy and run it as nobody");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("gp-setcap-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exe = dir.join("ghostport");
+    std::fs::copy(env!("CARGO_BIN_EXE_ghostport"), &exe).unwrap();
+    match std::process::Command::new("setcap")
+        .args(["cap_net_raw,cap_net_admin=eip"])
+        .arg(&exe)
+        .output()
+    {
+        Ok(o) if o.status.success() => {}
+        other => {
+            eprintln!("skipping: setcap not usable here (install libcap2-bin): {other:?}");
+            let _ = std::fs::remove_dir_all(&dir);
+            return;
+        }
+    }
+    let fifo = dir.join("in.pcap");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o666)).unwrap();
+    let mut child = match std::process::Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .arg(&exe)
+        .args(["scan", "-q"])
+        .arg(&fifo)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("skipping: setpriv not available ({e}); install util-linux");
+            let _ = std::fs::remove_dir_all(&dir);
+            return;
+        }
+    };
+    let pid = child.id();
+    // It blocks opening the FIFO; by then the capabilities must be gone.
+    let r = eventually(|| {
+        let st = format!("/proc/{pid}/status");
+        if status_field(&st, "Name").as_deref() != Some("ghostport") {
+            return Err("not started yet".into());
+        }
+        for field in ["CapPrm", "CapEff"] {
+            let got = status_field(&st, field).unwrap_or_default();
+            if got != "0000000000000000" {
+                return Err(format!("scan runs with {field} {got}"));
+            }
+        }
+        Ok(())
+    });
+    // Unblock it with an empty input and let it end.
+    drop(std::fs::OpenOptions::new().write(true).open(&fifo));
+    let _ = wait(&mut child, Duration::from_secs(20));
+    let _ = std::fs::remove_dir_all(&dir);
+    r.unwrap();
+}

@@ -278,6 +278,16 @@ impl LiveSource {
                 },
             })?;
         }
+        // The packet socket must not leak into programs started later (the
+        // attribution helper): close-on-exec.
+        nix::fcntl::fcntl(
+            cap.as_fd(),
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        )
+        .map_err(|e| LiveError::Other {
+            iface: iface.clone(),
+            message: format!("cannot set close-on-exec on the capture socket: {e}"),
+        })?;
         let linktype = canonical_linktype(cap.get_datalink().0 as u32);
         let mut src = LiveSource {
             cap,

@@ -101,6 +101,16 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn run(cli: Cli) -> Result<u8> {
+    // Only live capture (and listing what may be captured on) uses file
+    // capabilities (`setcap` install); everything else, a scan of a
+    // hostile file first, runs without them.
+    if !matches!(
+        cli.command,
+        Command::Live(_) | Command::Interfaces(_) | Command::AttributionHelper
+    ) {
+        crate::live::privdrop::shed_file_capabilities()
+            .context("cannot drop the file capabilities of this program")?;
+    }
     match cli.command {
         Command::Scan(a) => scan(a),
         Command::Port(a) => kb::port(&a),

@@ -530,6 +530,13 @@ impl Drop for HelperProc {
 /// The helper's main loop (`ghostport attribution-helper`, hidden): one
 /// request per line on stdin, one answer per line on stdout, until EOF.
 pub fn helper_main() -> std::io::Result<()> {
+    // Only what reading other processes' /proc/PID/fd needs: tracing
+    // access (PTRACE_MODE_READ) and reading their 0500 fd folders.
+    super::privdrop::keep_only(&[
+        caps::Capability::CAP_SYS_PTRACE,
+        caps::Capability::CAP_DAC_READ_SEARCH,
+    ])?;
+    close_inherited_descriptors();
     let local_ips = crate::capture::live::local_addresses();
     let stdin = std::io::stdin();
     let mut out = std::io::stdout().lock();
@@ -548,6 +555,24 @@ pub fn helper_main() -> std::io::Result<()> {
         out.flush()?;
     }
     Ok(())
+}
+
+/// Closes every descriptor but standard input, output and error: the
+/// capture socket and output files of the process that started the helper
+/// are marked close-on-exec, this makes sure of it.
+fn close_inherited_descriptors() {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<i32> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd > 2)
+        .collect();
+    for fd in fds {
+        // Nothing in this fresh process owns them (the folder's own
+        // descriptor is already closed: EBADF is fine).
+        let _ = nix::unistd::close(fd);
+    }
 }
 
 #[cfg(test)]

@@ -172,6 +172,11 @@ pub fn run(
                 .with_context(|| format!("cannot hand {} to {}", p.display(), acct.name))?;
         }
         privdrop::drop_to(acct)?;
+    } else {
+        // Started unprivileged with file capabilities (`setcap`): the
+        // capture is open, they are not needed any more.
+        privdrop::shed_file_capabilities()
+            .context("cannot drop the file capabilities after opening the capture")?;
     }
 
     let stop = Arc::new(AtomicBool::new(false));
