@@ -208,3 +208,49 @@ fn implausible_registries_are_refused_with_the_reason() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `ports -F csv` defuses formula cells (an imported registry is hostile
+/// input): the same cleaner as every other CSV.
+#[test]
+fn ports_csv_defuses_formula_cells() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/knowledge/data/sources/service-names-port-numbers.csv");
+    let real = std::fs::read_to_string(&src).unwrap();
+    let hostile = real.replace(
+        "arns,384,tcp,A Remote Network Server System,",
+        "arns,384,tcp,=HYPERLINK(\"http://x\"),",
+    );
+    assert_ne!(hostile, real);
+    let dir = std::env::temp_dir().join(format!("gp-formula-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("iana.csv");
+    std::fs::write(&f, hostile).unwrap();
+    let data = dir.join("data");
+    let out = bin()
+        .env("GHOSTPORT_DATA_DIR", &data)
+        .args(["registry", "import", f.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = bin()
+        .env("GHOSTPORT_DATA_DIR", &data)
+        .args(["ports", "--class", "ghost", "-F", "csv"])
+        .output()
+        .unwrap();
+    let csv = String::from_utf8_lossy(&out.stdout);
+    let line = csv
+        .lines()
+        .find(|l| l.starts_with("384,tcp,"))
+        .unwrap_or_else(|| panic!("no 384/tcp line:\n{csv}"));
+    assert!(
+        line.contains(",\"'=HYPERLINK(\"\"http://x\"\")\","),
+        "{line}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

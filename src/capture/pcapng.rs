@@ -25,15 +25,24 @@ const CUSTOM_NOCOPY: u32 = 0x4000_0bad;
 const MAX_BLOCK: u32 = 16 << 20;
 /// Largest block skipped (streamed past, not held).
 const MAX_SKIPPED_BLOCK: u32 = 256 << 20;
-/// Interfaces per section: more is taken as corruption (bounds memory).
-const MAX_INTERFACES: usize = 1 << 16;
+/// Interface ids kept per section (4 bytes each: 16 MiB at most). libpcap
+/// reads any number; a file declaring more is read, and packets on the
+/// interfaces beyond are counted as `unknown_interface`.
+const MAX_INTERFACES: usize = 1 << 22;
+/// Distinct interface descriptions (link type, snaplen, time base) per
+/// section; the interfaces of a section mostly share a few. Beyond, new
+/// descriptions are not kept and their packets are counted as the input's
+/// `unknown_interface`.
+const MAX_DISTINCT_INTERFACES: usize = 1 << 16;
+/// An interface id whose description was not kept.
+const NOT_KEPT: u32 = u32::MAX;
 
 pub(crate) fn is_pcapng_magic(m: &[u8]) -> bool {
     matches!(m, [0x0a, 0x0d, 0x0d, 0x0a, ..])
 }
 
 /// How an interface's timestamp units turn into nanoseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct TsConv {
     mul: u64,
     div: u64,
@@ -94,7 +103,7 @@ impl TsConv {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Interface {
     linktype: u32,
     snaplen: u32,
@@ -104,7 +113,11 @@ struct Interface {
 #[derive(Debug)]
 pub(crate) struct PcapngFormat {
     be: bool,
-    interfaces: Vec<Interface>,
+    /// Per interface id, the index of its description in `kinds` (or
+    /// [`NOT_KEPT`]): 200,000 interfaces of one kind cost 800 KB.
+    interfaces: Vec<u32>,
+    kinds: Vec<Interface>,
+    kind_index: std::collections::HashMap<Interface, u32>,
     last_ts: i64,
 }
 
@@ -113,6 +126,8 @@ impl PcapngFormat {
         PcapngFormat {
             be: false,
             interfaces: Vec::new(),
+            kinds: Vec::new(),
+            kind_index: std::collections::HashMap::new(),
             last_ts: 0,
         }
     }
@@ -211,10 +226,12 @@ impl PcapngFormat {
             match btype {
                 SHB => {
                     self.interfaces.clear();
+                    self.kinds.clear();
+                    self.kind_index.clear();
                 }
                 IDB => {
                     let iface = self.parse_idb(b, ctx, off)?;
-                    self.interfaces.push(iface);
+                    self.add_interface(iface);
                 }
                 _ => {
                     if let Some(rec) = self.packet(btype, b, ctx, off)? {
@@ -226,15 +243,31 @@ impl PcapngFormat {
         }
     }
 
-    fn parse_idb(&self, b: &[u8], ctx: &Ctx, off: u64) -> Result<Interface, CaptureError> {
+    /// Declares the next interface id (bounded: see [`MAX_INTERFACES`]).
+    fn add_interface(&mut self, iface: Interface) {
         if self.interfaces.len() >= MAX_INTERFACES {
-            return Err(ctx.corrupt(
-                format!(
-                    "pcapng interface description (more than {MAX_INTERFACES} interfaces in one section)"
-                ),
-                off,
-            ));
+            return;
         }
+        let kind = match self.kind_index.get(&iface) {
+            Some(&k) => k,
+            None if self.kinds.len() < MAX_DISTINCT_INTERFACES => {
+                let k = self.kinds.len() as u32;
+                self.kinds.push(iface);
+                self.kind_index.insert(iface, k);
+                k
+            }
+            None => NOT_KEPT,
+        };
+        self.interfaces.push(kind);
+    }
+
+    /// The description of interface `id`, if declared and kept.
+    fn interface(&self, id: usize) -> Option<Interface> {
+        let k = *self.interfaces.get(id)?;
+        self.kinds.get(k as usize).copied()
+    }
+
+    fn parse_idb(&self, b: &[u8], ctx: &Ctx, off: u64) -> Result<Interface, CaptureError> {
         if b.len() < 20 {
             return Err(ctx.corrupt(
                 format!(
@@ -296,7 +329,7 @@ impl PcapngFormat {
                     off,
                 ));
             }
-            let Some(iface) = self.interfaces.first() else {
+            let Some(iface) = self.interface(0) else {
                 ctx.skipped.unknown_interface += 1;
                 return Ok(None);
             };
@@ -328,7 +361,7 @@ impl PcapngFormat {
         let ts = (u64::from(u32_at(b, 12, be)) << 32) | u64::from(u32_at(b, 16, be));
         let caplen = u32_at(b, 20, be);
         let orig_len = u32_at(b, 24, be);
-        let Some(iface) = self.interfaces.get(iface_id as usize) else {
+        let Some(iface) = self.interface(iface_id as usize) else {
             ctx.skipped.unknown_interface += 1;
             return Ok(None);
         };
@@ -388,5 +421,33 @@ mod tests {
         assert_eq!(huge.nanos(u64::MAX), i64::MAX);
         let neg = TsConv::new(0, i64::MIN);
         assert_eq!(neg.nanos(0), i64::MIN);
+    }
+
+    #[test]
+    fn interface_descriptions_are_shared_and_bounded() {
+        let mut f = PcapngFormat::new();
+        let iface = |snaplen| Interface {
+            linktype: 1,
+            snaplen,
+            ts: TsConv::new(6, 0),
+        };
+        // 200,000 interfaces of one kind: one description.
+        for _ in 0..200_000 {
+            f.add_interface(iface(65535));
+        }
+        assert_eq!(f.kinds.len(), 1);
+        assert_eq!(f.interface(199_999), Some(iface(65535)));
+        assert_eq!(f.interface(200_000), None);
+        // Distinct descriptions beyond the bound are declared but not kept.
+        for i in 0..MAX_DISTINCT_INTERFACES as u32 {
+            f.add_interface(iface(100_000 + i));
+        }
+        assert_eq!(f.kinds.len(), MAX_DISTINCT_INTERFACES);
+        let last = f.interfaces.len() - 1;
+        assert_eq!(f.interface(last), None, "beyond the bound: not kept");
+        assert_eq!(
+            f.interface(last - 1),
+            Some(iface(100_000 + MAX_DISTINCT_INTERFACES as u32 - 2))
+        );
     }
 }

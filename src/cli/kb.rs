@@ -319,10 +319,5 @@ pub fn registry(c: &RegistryCommand) -> Result<u8> {
 }
 
 fn csv(s: &str) -> String {
-    let s = render::sanitize_text(s);
-    if s.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
+    render::csv_cell(s)
 }

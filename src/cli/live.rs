@@ -66,17 +66,18 @@ pub fn interfaces(a: &InterfacesArgs) -> Result<u8> {
             out.push('\n');
         }
         ListFormat::Csv => {
-            let mut w = csv::Writer::from_writer(Vec::new());
-            w.write_record(["name", "flags", "addresses", "description"])?;
+            use crate::knowledge::render::csv_cell;
+            out.push_str("name,flags,addresses,description\n");
             for i in &list {
-                w.write_record([
-                    i.name.as_str(),
-                    &i.flags.join(" "),
-                    &i.addresses.join(" "),
-                    i.description.as_deref().unwrap_or(""),
-                ])?;
+                let cells = [
+                    csv_cell(&i.name),
+                    csv_cell(&i.flags.join(" ")),
+                    csv_cell(&i.addresses.join(" ")),
+                    csv_cell(i.description.as_deref().unwrap_or("")),
+                ];
+                out.push_str(&cells.join(","));
+                out.push('\n');
             }
-            out = String::from_utf8_lossy(&w.into_inner()?).into_owned();
         }
         ListFormat::Text => {
             let width = list.iter().map(|i| i.name.len()).max().unwrap_or(0).min(24);

@@ -517,19 +517,9 @@ fn csv(kb: &KnowledgeBase, w: &WatchSet) -> String {
     s
 }
 
-/// A CSV cell: quoted when needed; a leading formula character defused.
+/// A CSV cell: the shared cleaner.
 fn csv_cell(v: &str) -> String {
-    let v = super::sanitize_text(v);
-    let v = if v.starts_with(['=', '+', '-', '@']) {
-        format!("'{v}")
-    } else {
-        v
-    };
-    if v.contains([',', '"']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v
-    }
+    super::render::csv_cell(v)
 }
 
 fn json(kb: &KnowledgeBase, w: &WatchSet) -> String {

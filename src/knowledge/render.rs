@@ -152,12 +152,27 @@ pub fn port_list(kb: &KnowledgeBase, class: PortClass, t: Option<Transport>) -> 
         .collect()
 }
 
-fn csv_field(s: &str) -> String {
+/// Defuses a CSV cell for spreadsheets (formula injection): a cell that
+/// starts with `=`, `+`, `-`, `@`, TAB or CR gets a leading `'`. The one
+/// rule for every CSV ghostport writes (reports, `ports`, `registry diff`,
+/// `interfaces`, `export`).
+pub fn defuse_formula(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{s}").into(),
+        _ => s.into(),
+    }
+}
+
+/// One cell of a hand-built CSV line (RFC 4180): control and bidi
+/// characters escaped ([`sanitize_text`]), the formula
+/// [defused](defuse_formula), quoted when it holds a comma or a quote.
+pub fn csv_cell(s: &str) -> String {
     let s = sanitize_text(s);
+    let s = defuse_formula(&s);
     if s.contains([',', '"', '\r', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s
+        s.into_owned()
     }
 }
 
@@ -189,7 +204,7 @@ pub fn render_port_list(
                     e.registration_date.clone().unwrap_or_default(),
                     e.tags.join(" "),
                 ];
-                let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+                let line: Vec<String> = fields.iter().map(|f| csv_cell(f)).collect();
                 o.push_str(&line.join(","));
                 o.push_str("\r\n");
             }
@@ -276,7 +291,7 @@ mod tests {
                 .iter()
                 .any(|l| l.starts_with("386,tcp,ghost,true,asa,"))
         );
-        assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
+        assert_eq!(csv_cell("a,\"b\""), "\"a,\"\"b\"\"\"");
         let json = render_port_list(
             kb,
             PortClass::Reserved,

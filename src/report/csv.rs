@@ -52,12 +52,10 @@ pub const COLUMNS: &[&str] = &[
     "reasons",
 ];
 
-/// Makes a cell safe for spreadsheets (formula injection).
+/// Makes a cell safe for spreadsheets (formula injection): the shared
+/// rule, [`crate::knowledge::render::defuse_formula`].
 pub fn safe_cell(s: &str) -> String {
-    match s.as_bytes().first() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{s}"),
-        _ => s.to_string(),
-    }
+    crate::knowledge::render::defuse_formula(s).into_owned()
 }
 
 fn flow_ident(r: &FlowRecord) -> (String, String, String) {
