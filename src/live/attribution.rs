@@ -527,6 +527,9 @@ impl Drop for HelperProc {
     }
 }
 
+/// Distinct endpoints the helper answers for: the default findings cap.
+const MAX_HELPER_ENDPOINTS: usize = 10_000;
+
 /// The helper's main loop (`ghostport attribution-helper`, hidden): one
 /// request per line on stdin, one answer per line on stdout, until EOF.
 pub fn helper_main() -> std::io::Result<()> {
@@ -540,10 +543,34 @@ pub fn helper_main() -> std::io::Result<()> {
     let local_ips = crate::capture::live::local_addresses();
     let stdin = std::io::stdin();
     let mut out = std::io::stdout().lock();
+    // The capture process asks once per finding: a process taken over by
+    // hostile traffic cannot use the helper to list every socket on the
+    // host beyond as many endpoints as a run has findings.
+    let mut asked: std::collections::HashSet<(Transport, IpAddr, u16)> = Default::default();
     for line in stdin.lock().lines() {
         let line = line?;
         let answer = match serde_json::from_str::<Request>(&line) {
-            Ok(r) => attribute(r.transport, r.ip, r.port, &local_ips),
+            Ok(r) if r.port == 0 => LocalAttribution {
+                status: "unavailable".into(),
+                detail: "no attribution for port 0".into(),
+                ..LocalAttribution::default()
+            },
+            Ok(r)
+                if !asked.contains(&(r.transport, r.ip, r.port))
+                    && asked.len() >= MAX_HELPER_ENDPOINTS =>
+            {
+                LocalAttribution {
+                    status: "unavailable".into(),
+                    detail: format!(
+                        "the attribution helper answers for at most {MAX_HELPER_ENDPOINTS} endpoints"
+                    ),
+                    ..LocalAttribution::default()
+                }
+            }
+            Ok(r) => {
+                asked.insert((r.transport, r.ip, r.port));
+                attribute(r.transport, r.ip, r.port, &local_ips)
+            }
             Err(e) => LocalAttribution {
                 status: "unavailable".into(),
                 detail: format!("bad request to the attribution helper: {e}"),
