@@ -692,7 +692,8 @@ impl<'kb> Classifier<'kb> {
             let before = self.ranked.is_some().then_some(acc.rank);
             acc.add(f, ident, cfg);
             if let Some(old) = before {
-                let r = rank(self.kb, &self.cfg, &mut self.verdicts, key, acc);
+                let neg = all_negotiated(&self.negotiated, key, acc);
+                let r = rank(self.kb, &self.cfg, &mut self.verdicts, key, acc, neg);
                 acc.rank = r;
                 if let Some(set) = self.ranked.as_mut() {
                     set.remove(&(old, key));
@@ -711,12 +712,14 @@ impl<'kb> Classifier<'kb> {
         if self.ranked.is_none() {
             let mut set = BTreeSet::new();
             for (k, a) in self.accs.iter_mut() {
-                a.rank = rank(self.kb, &self.cfg, &mut self.verdicts, *k, a);
+                let neg = all_negotiated(&self.negotiated, *k, a);
+                a.rank = rank(self.kb, &self.cfg, &mut self.verdicts, *k, a, neg);
                 set.insert((a.rank, *k));
             }
             self.ranked = Some(set);
         }
-        acc.rank = rank(self.kb, &self.cfg, &mut self.verdicts, key, &acc);
+        let neg = all_negotiated(&self.negotiated, key, &acc);
+        acc.rank = rank(self.kb, &self.cfg, &mut self.verdicts, key, &acc, neg);
         let Some(set) = self.ranked.as_mut() else {
             return;
         };
@@ -1148,6 +1151,7 @@ fn rank(
     verdicts: &mut BTreeMap<(u16, Transport), std::sync::Arc<Verdict>>,
     key: EndpointKey,
     acc: &Acc,
+    negotiated: bool,
 ) -> Rank {
     let verdict = verdicts
         .entry((key.port, key.transport))
@@ -1169,7 +1173,30 @@ fn rank(
         }
     }
     let sev = severity::endpoint(key.kind, &acc.totals, &acc.protocols, &behaviours, verdict);
-    (sev.score, acc.totals.flows)
+    // Explained findings rank as low as they will be reported.
+    let app = (key.kind == FindingKind::GhostPort)
+        .then(|| explain::by_application(&acc.protocols))
+        .flatten();
+    let score = match app {
+        Some(e) if e.standing == identify::Standing::DualUse => explain::apply(sev, &e).score,
+        _ if negotiated && key.kind == FindingKind::GhostPort => {
+            sev.score.min(explain::NEGOTIATED_MAX)
+        }
+        Some(e) => explain::apply(sev, &e).score,
+        None => sev.score,
+    };
+    (score, acc.totals.flows)
+}
+
+/// Every flow of the endpoint so far went to a negotiated port.
+fn all_negotiated(
+    negotiated: &BTreeMap<EndpointKey, (u64, Announcement)>,
+    key: EndpointKey,
+    acc: &Acc,
+) -> bool {
+    negotiated
+        .get(&key)
+        .is_some_and(|(n, _)| *n >= acc.totals.flows)
 }
 
 fn finding_title(key: EndpointKey, v: &Verdict, t: &FlowTotals, protos: &[SeenProtocol]) -> String {
@@ -1259,6 +1286,60 @@ fn beacon(acc: &Acc, cfg: &ClassifyConfig) -> Option<Behaviour> {
 #[cfg(test)]
 mod memory_tests {
     use super::*;
+
+    /// The findings cap ranks an explained finding as low as it will be
+    /// reported: with room for one finding, an unrecognised answered UDP
+    /// endpoint is kept and a STUN endpoint (more flows, otherwise higher)
+    /// is folded.
+    #[test]
+    fn the_findings_cap_folds_explained_findings_first() {
+        let kb = KnowledgeBase::builtin();
+        let cfg = ClassifyConfig {
+            max_findings: 1,
+            ..ClassifyConfig::default()
+        };
+        let mut c = Classifier::new(kb, cfg);
+        let mut t = FlowTable::new(FlowConfig {
+            payload_ports: None,
+            ..FlowConfig::default()
+        });
+        let mut stun = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
+        stun.extend_from_slice(&[5u8; 12]);
+        let unknown = [0x42u8; 40];
+        let mut ts = 0i64;
+        let mut send = |t: &mut FlowTable, src: &str, sp: u16, dst: &str, dp: u16, p: &[u8]| {
+            ts += 1_000_000;
+            let pkt = Packet {
+                src: src.parse().unwrap(),
+                dst: dst.parse().unwrap(),
+                transport: Transport::Udp,
+                src_port: sp,
+                dst_port: dp,
+                tcp_flags: 0,
+                seq: 0,
+                payload: p,
+                payload_len: p.len() as u32,
+                vlan: None,
+                first_fragment: false,
+                kind: PacketKind::Normal,
+            };
+            t.update(&pkt, ts, 60);
+        };
+        for i in 0..3u16 {
+            send(&mut t, "192.0.2.10", 50000 + i, "203.0.113.79", 3479, &stun);
+            send(&mut t, "203.0.113.79", 3479, "192.0.2.10", 50000 + i, &stun);
+        }
+        send(&mut t, "192.0.2.10", 51000, "203.0.113.86", 386, &unknown);
+        send(&mut t, "203.0.113.86", 386, "192.0.2.10", 51000, &unknown);
+        t.finish_all();
+        for f in t.drain_finished() {
+            c.add(&f);
+        }
+        let out = c.finish();
+        assert_eq!(out.findings.len(), 1);
+        assert_eq!(out.findings[0].server.port, 386);
+        assert_eq!(out.findings_dropped, 1);
+    }
     use crate::decode::{Packet, PacketKind};
     use crate::flow::{FlowConfig, FlowTable};
 
