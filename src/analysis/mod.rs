@@ -365,6 +365,17 @@ impl<'kb> Analyzer<'kb> {
         (summary, error, consumed)
     }
 
+    /// A finished flow that did not come from packets (a flow record
+    /// received by `collect`), straight to the classifier.
+    pub fn add_flow(&mut self, f: &crate::flow::Flow) {
+        self.classifier.add(f);
+    }
+
+    /// Counts of a record reader fed through [`Analyzer::add_flow`].
+    pub fn absorb_records(&mut self, st: &RecordStats) {
+        self.records.absorb(st);
+    }
+
     /// Packet counters so far.
     pub fn packet_stats(&self) -> PacketStats {
         self.decoder.stats()

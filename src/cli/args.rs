@@ -40,6 +40,10 @@ pub enum Command {
     /// Analyse capture files (pcap, pcapng; gzip/zstd; a folder; - for stdin).
     #[command(after_help = SCAN_EXAMPLES)]
     Scan(ScanArgs),
+    /// Receive NetFlow v5/v9 or IPFIX over UDP and report ghost-port flows
+    /// when it stops (Ctrl-C, --duration, --count).
+    #[command(after_help = COLLECT_EXAMPLES)]
+    Collect(CollectArgs),
     /// Explain the verdict on one port: `386`, `386/udp` or a service name like `asa`.
     Port(PortArgs),
     /// List ports by class, e.g. `--class ghost --format csv` to feed a firewall.
@@ -300,6 +304,52 @@ pub struct AnalysisArgs {
     #[arg(long, value_name = "RULE")]
     pub deny: Vec<String>,
 }
+
+/// Options of `collect`.
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// Address and UDP port to receive export datagrams on, e.g. 0.0.0.0:2055.
+    #[arg(short, long, value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// Stop after this long: 90 (seconds), 90s, 10m, 1h.
+    #[arg(long, value_name = "TIME", value_parser = crate::live::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Stop after this many datagrams.
+    #[arg(short = 'c', long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Stop after this long without a datagram, counted from the first one
+    /// (e.g. when a replay has ended): 5s, 1m.
+    #[arg(long, value_name = "TIME", value_parser = crate::live::parse_duration)]
+    pub idle: Option<std::time::Duration>,
+    /// Output format of the report.
+    #[arg(short = 'F', long, value_enum)]
+    pub format: Option<Format>,
+    /// Write the report to FILE instead of standard output (atomically).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also write the report as FORMAT to FILE (e.g. `html:out.html`). Repeatable.
+    #[arg(long, value_name = "FORMAT:FILE")]
+    pub report: Vec<String>,
+    /// Overwrite existing output files.
+    #[arg(long)]
+    pub force: bool,
+    /// Flow-table and policy options shared with `scan` and `live`.
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+    /// Site policy file (TOML with [[allow]] / [[deny]] entries).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// No messages on standard error.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Colour: auto (terminal and no NO_COLOR), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+const COLLECT_EXAMPLES: &str = "Examples:
+  ghostport collect --listen 0.0.0.0:2055 --duration 1h -F json -o ghosts.json
+  softflowd -r capture.pcap -n 127.0.0.1:2055 -v 10 & ghostport collect -l 127.0.0.1:2055 --idle 5s";
 
 /// Options of `export`.
 #[derive(Debug, Args)]

@@ -113,6 +113,7 @@ fn run(cli: Cli) -> Result<u8> {
     }
     match cli.command {
         Command::Scan(a) => scan(a),
+        Command::Collect(a) => collect(a),
         Command::Port(a) => kb::port(&a),
         Command::Ports(a) => kb::ports(&a),
         Command::Export(a) => kb::export(&a),
@@ -330,18 +331,25 @@ fn render(rep: &Report, format: Format, w: &mut dyn Write, style: Style) -> std:
     }
 }
 
-fn scan(a: ScanArgs) -> Result<u8> {
-    let mut outputs: Vec<(Format, std::path::PathBuf)> = a
-        .report
+/// The outputs of a report: `-F`/`-o` (the default: text on standard
+/// output) and every `--report FORMAT:FILE`; refuses a file named twice, and
+/// an existing file without `--force`.
+fn report_outputs(
+    format: Option<Format>,
+    output: Option<&std::path::Path>,
+    report: &[String],
+    force: bool,
+) -> Result<Vec<(Format, std::path::PathBuf)>> {
+    let mut outputs: Vec<(Format, std::path::PathBuf)> = report
         .iter()
         .map(|s| parse_report_spec(s))
         .collect::<Result<_>>()?;
-    if a.output.is_some() || a.format.is_some() || outputs.is_empty() {
+    if output.is_some() || format.is_some() || outputs.is_empty() {
         outputs.insert(
             0,
             (
-                a.format.unwrap_or(Format::Text),
-                a.output.clone().unwrap_or_else(|| "-".into()),
+                format.unwrap_or(Format::Text),
+                output.map_or_else(|| "-".into(), std::path::Path::to_path_buf),
             ),
         );
     }
@@ -353,12 +361,136 @@ fn scan(a: ScanArgs) -> Result<u8> {
             );
         }
         if p.as_os_str() != "-"
-            && !a.force
+            && !force
             && std::fs::metadata(p).is_ok_and(|m| m.is_file() || m.is_dir())
         {
             anyhow::bail!("{}: file exists (use --force to overwrite)", p.display());
         }
     }
+    Ok(outputs)
+}
+
+/// Writes the report to each output.
+fn write_outputs(
+    rep: &Report,
+    outputs: &[(Format, std::path::PathBuf)],
+    force: bool,
+    color: args::ColorChoice,
+) -> Result<()> {
+    for (format, out) in outputs {
+        let to_terminal = out.as_os_str() == "-" && std::io::stdout().is_terminal();
+        let style = Style {
+            color: use_color(color, to_terminal),
+        };
+        report::write::write_file(out, force, &mut |w: &mut dyn Write| {
+            render(rep, *format, w, style)
+        })?;
+    }
+    Ok(())
+}
+
+/// `ghostport collect`: NetFlow v5/v9 and IPFIX over UDP.
+fn collect(a: args::CollectArgs) -> Result<u8> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let outputs = report_outputs(a.format, a.output.as_deref(), &a.report, a.force)?;
+    let kb = kb::active()?;
+    let cfg = AnalysisConfig {
+        flow: a.analysis.flow_config(),
+        classify: a.analysis.classify_config(a.config.as_deref())?,
+        reader: ReaderKind::Native,
+    };
+    let sock = std::net::UdpSocket::bind(a.listen).with_context(|| {
+        format!(
+            "cannot listen on udp {}: is the port in use, or below 1024 without privileges?",
+            a.listen
+        )
+    })?;
+    sock.set_read_timeout(Some(std::time::Duration::from_millis(100)))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&stop))?;
+        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+    }
+    if !a.quiet {
+        report::text::eprint_line(&format!(
+            "ghostport: collecting NetFlow/IPFIX on udp {} (Ctrl-C ends and reports)",
+            a.listen
+        ));
+    }
+    let started_ns = analysis::now_ns();
+    let t0 = std::time::Instant::now();
+    let mut az = analysis::Analyzer::new(kb, &cfg);
+    let idle_ns = cfg.flow.tcp_timeout_ns.max(cfg.flow.udp_timeout_ns);
+    let mut reader = crate::records::RecordReader::new(1 << 48, cfg.flow.max_flows, idle_ns);
+    let mut templates = crate::records::netflow::Templates::default();
+    let mut buf = vec![0u8; 65_536];
+    let (mut datagrams, mut bytes) = (0u64, 0u64);
+    // --idle counts from the first datagram: a slow exporter start is not idleness
+    let mut last_datagram: Option<std::time::Instant> = None;
+    let mut error = None;
+    while !stop.load(Ordering::Relaxed)
+        && a.duration.is_none_or(|d| t0.elapsed() < d)
+        && a.count.is_none_or(|n| datagrams < n)
+        && a.idle
+            .is_none_or(|d| last_datagram.is_none_or(|t| t.elapsed() < d))
+    {
+        match sock.recv_from(&mut buf) {
+            Ok((n, from)) => {
+                datagrams += 1;
+                bytes += n as u64;
+                last_datagram = Some(std::time::Instant::now());
+                let data = buf.get(..n).unwrap_or(&[]);
+                reader.netflow(&mut templates, from, data, &mut |f| az.add_flow(&f));
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => {
+                error = Some(format!("udp {}: {e}", a.listen));
+                break;
+            }
+        }
+    }
+    reader.finish(&mut |f| az.add_flow(&f));
+    az.absorb_records(reader.stats());
+    let (first, last) = reader.span();
+    let summary = capture::InputSummary {
+        name: format!("udp:{}", a.listen),
+        size: bytes,
+        sha256: String::new(),
+        first_ts_nanos: first,
+        last_ts_nanos: last,
+        linktypes: Vec::new(),
+        frames: reader.stats().flows,
+        format: "netflow".to_owned(),
+        skipped: capture::SkipCounts::default(),
+    };
+    let inputs = vec![analysis::InputResult {
+        summary,
+        sha256_skipped: Some("not computed: a network input"),
+        error,
+    }];
+    let an = az.into_analysis(inputs, started_ns, t0);
+    let command_line: Vec<String> = std::env::args().collect();
+    let rep = Report::new(an, kb, command_line, &cfg, a.analysis.all_flows);
+    if !a.quiet {
+        report::text::eprint_line(&format!(
+            "ghostport: {datagrams} datagram(s), {} flow record(s), {} template(s)",
+            rep.summary.records.as_ref().map_or(0, |r| r.flows),
+            templates.len()
+        ));
+    }
+    write_outputs(&rep, &outputs, a.force, a.color)?;
+    Ok(rep.exit_code())
+}
+
+fn scan(a: ScanArgs) -> Result<u8> {
+    let outputs = report_outputs(a.format, a.output.as_deref(), &a.report, a.force)?;
     let kb = kb::active()?;
     let cfg = AnalysisConfig {
         flow: a.analysis.flow_config(),
@@ -405,15 +537,7 @@ fn scan(a: ScanArgs) -> Result<u8> {
         }
         rep.evidence = Some(index);
     }
-    for (format, out) in &outputs {
-        let to_terminal = out.as_os_str() == "-" && std::io::stdout().is_terminal();
-        let style = Style {
-            color: use_color(a.color, to_terminal),
-        };
-        report::write::write_file(out, a.force, &mut |w: &mut dyn Write| {
-            render(&rep, *format, w, style)
-        })?;
-    }
+    write_outputs(&rep, &outputs, a.force, a.color)?;
     if !rep.meta.complete {
         report::text::eprint_line(
             "ghostport: the report is incomplete (see the errors above); exit status 2",

@@ -34,8 +34,10 @@
 //! pairing table holds at most `max_pending` one-way records; when full, the
 //! oldest is emitted unpaired and counted.
 
+pub mod netflow;
+
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -259,6 +261,57 @@ impl RecordReader {
             *self.stats.skipped.entry(skip.as_str()).or_default() += 1;
         }
         Ok(())
+    }
+
+    /// Reads one NetFlow v5/v9 or IPFIX export datagram from `exporter`
+    /// (templates are kept in `templates`); one-way records are paired like
+    /// VPC records, biflows become flows at once.
+    pub fn netflow(
+        &mut self,
+        templates: &mut netflow::Templates,
+        exporter: SocketAddr,
+        data: &[u8],
+        out: &mut dyn FnMut(Flow),
+    ) {
+        self.stats.lines += 1;
+        let mut recs = Vec::new();
+        let st = templates.datagram(exporter, data, &mut |r| recs.push(r));
+        for (k, n) in [
+            ("not_tcp_udp_record", st.not_tcp_udp),
+            ("netflow_unknown_template", st.unknown_template),
+            ("netflow_templates_refused", st.templates_refused),
+            ("malformed_record", u64::from(st.malformed)),
+        ] {
+            if n > 0 {
+                *self.stats.skipped.entry(k).or_default() += n;
+            }
+        }
+        for r in recs {
+            let one = OneWay {
+                transport: r.transport,
+                src: r.src,
+                dst: r.dst,
+                stats: r.fwd,
+                first_ts: r.first_ts,
+                last_ts: r.last_ts,
+                seq: self.next_seq(),
+            };
+            match r.rev {
+                Some(rev) => {
+                    let back = OneWay {
+                        transport: r.transport,
+                        src: r.dst,
+                        dst: r.src,
+                        stats: rev,
+                        first_ts: r.first_ts,
+                        last_ts: r.last_ts,
+                        seq: self.next_seq(),
+                    };
+                    self.emit_one_way(one, Some(back), out);
+                }
+                None => self.pair(one, out),
+            }
+        }
     }
 
     /// Ends the input: unpaired records become flows of their own.
