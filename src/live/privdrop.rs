@@ -89,7 +89,8 @@ pub fn drop_to(acct: &Account) -> Result<(), PrivError> {
         }
     };
     caps::clear(None, caps::CapSet::Bounding).map_err(caps_err("prctl(PR_CAPBSET_DROP)"))?;
-    caps::clear(None, caps::CapSet::Ambient).map_err(caps_err("prctl(PR_CAP_AMBIENT)"))?;
+    // Kernels before 4.3 have no ambient set (nothing to clear there).
+    let _ = caps::clear(None, caps::CapSet::Ambient);
     caps::clear(None, caps::CapSet::Inheritable).map_err(caps_err("capset"))?;
     nix::unistd::setgroups(&[gid]).map_err(err("setgroups"))?;
     nix::unistd::setgid(gid).map_err(err("setgid"))?;
@@ -114,10 +115,10 @@ fn no_capabilities_left() -> bool {
         caps::CapSet::Effective,
         caps::CapSet::Inheritable,
         caps::CapSet::Bounding,
-        caps::CapSet::Ambient,
     ]
     .into_iter()
     .all(|set| caps::read(None, set).is_ok_and(|c| c.is_empty()))
+        && caps::read(None, caps::CapSet::Ambient).map_or(true, |c| c.is_empty())
         && nix::sys::prctl::get_no_new_privs().unwrap_or(false)
 }
 
@@ -131,19 +132,16 @@ pub fn shed_file_capabilities() -> std::io::Result<()> {
     if Uid::effective().is_root() || Uid::current().is_root() {
         return Ok(());
     }
-    let has_any = [
-        caps::CapSet::Permitted,
-        caps::CapSet::Ambient,
-        caps::CapSet::Inheritable,
-    ]
-    .into_iter()
-    .any(|set| caps::read(None, set).map_or(true, |c| !c.is_empty()));
     let _ = nix::sys::prctl::set_no_new_privs();
+    // Kernels before 4.3 have no ambient set (nothing to clear there).
+    let _ = caps::clear(None, caps::CapSet::Ambient);
+    let has_any = [caps::CapSet::Permitted, caps::CapSet::Inheritable]
+        .into_iter()
+        .any(|set| caps::read(None, set).map_or(true, |c| !c.is_empty()));
     if !has_any {
         return Ok(());
     }
     for set in [
-        caps::CapSet::Ambient,
         caps::CapSet::Inheritable,
         caps::CapSet::Effective,
         caps::CapSet::Permitted,
@@ -167,7 +165,7 @@ pub fn keep_only(keep: &[caps::Capability]) -> std::io::Result<()> {
             caps::drop(None, caps::CapSet::Bounding, *c).map_err(io)?;
         }
     }
-    caps::clear(None, caps::CapSet::Ambient).map_err(io)?;
+    let _ = caps::clear(None, caps::CapSet::Ambient);
     caps::clear(None, caps::CapSet::Inheritable).map_err(io)?;
     let permitted = caps::read(None, caps::CapSet::Permitted).map_err(io)?;
     let kept: caps::CapsHashSet = permitted.intersection(&keep).copied().collect();
