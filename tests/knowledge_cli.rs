@@ -18,16 +18,61 @@ fn port_386_explains_the_ghost() {
 }
 
 #[test]
+fn port_22_udp_is_wrong_transport_not_legacy() {
+    let r = run(&["port", "22/udp"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("22/udp: GHOST\n"), "{}", r.stdout);
+    assert!(r.stdout.contains("ssh is implemented on 22/tcp"), "{}", r.stdout);
+    let j = run(&["port", "22/udp", "-F", "json"]).json();
+    let v = &j["verdicts"][0];
+    assert_eq!(v["legacy"], false);
+    let tags: Vec<&str> = v["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t.as_str())
+        .collect();
+    assert!(tags.contains(&"wrong-transport"), "{tags:?}");
+    assert!(!tags.contains(&"legacy"), "{tags:?}");
+}
+
+/// The class-count table in docs/knowledge-base.md is the output of
+/// `ghostport ports --summary`, verbatim.
+#[test]
+fn docs_class_table_matches_the_binary() {
+    let r = run(&["ports", "--summary"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("| ghost | "), "{}", r.stdout);
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/knowledge-base.md"
+    ))
+    .unwrap();
+    assert!(
+        docs.contains(&r.stdout),
+        "docs/knowledge-base.md does not quote the current `ghostport ports --summary` output:\n{}",
+        r.stdout
+    );
+}
+
+#[test]
 fn port_classes_of_mainstream_software() {
     for (spec, class) in [
         ("22/tcp", "implemented"),
         ("3306/tcp", "implemented"),
-        ("8443/tcp", "de-facto"),
+        ("8443/tcp", "implemented"),
         ("9092/tcp", "implemented"),
-        ("6443/tcp", "de-facto"),
-        ("9100/tcp", "de-facto"),
+        ("6443/tcp", "implemented"),
+        ("9100/tcp", "implemented"),
         ("5631/tcp", "de-facto"),
         ("5357/tcp", "de-facto"),
+        ("5984/tcp", "de-facto"),
+        ("1414/tcp", "de-facto"),
+        ("16992/tcp", "de-facto"),
+        ("9389/tcp", "de-facto"),
+        ("3479/udp", "de-facto"),
+        ("386/tcp", "ghost"),
+        ("384/udp", "ghost"),
         ("0/tcp", "reserved"),
         ("50000/tcp", "dynamic"),
     ] {

@@ -481,6 +481,9 @@ pub struct PortsArgs {
     /// Class to list.
     #[arg(long, default_value = "ghost")]
     pub class: String,
+    /// Print the class-count table (Markdown) instead of a list.
+    #[arg(long, conflicts_with_all = ["class", "transport", "format"])]
+    pub summary: bool,
     /// Only this transport.
     #[arg(long, value_name = "tcp|udp")]
     pub transport: Option<String>,

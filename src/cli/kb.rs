@@ -170,6 +170,10 @@ pub fn port(a: &PortArgs) -> Result<u8> {
 /// `ghostport ports --class C`.
 pub fn ports(a: &PortsArgs) -> Result<u8> {
     let kb = active()?;
+    if a.summary {
+        print!("{}", render::render_class_summary(kb));
+        return Ok(0);
+    }
     let class: PortClass = a.class.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
     let t = match a.transport.as_deref() {
         None => None,

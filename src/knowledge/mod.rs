@@ -13,7 +13,8 @@
 //! 2. IANA assigns a service name to the pair:
 //!    - implementation evidence → [`PortClass::Implemented`]. Evidence is a
 //!      Wireshark dissector, an nDPI/Zeek/Suricata default port, a Debian
-//!      netbase `/etc/services` entry (all for that exact port and transport),
+//!      netbase `/etc/services` entry, a firewalld service definition (all for
+//!      that exact port and transport),
 //!      or a document in the registry's Reference column (RFC, draft, ISO/ITU/
 //!      3GPP/TR spec, URL). An empty Reference proves nothing. A Reference
 //!      shared verbatim by the tcp and udp rows of one service counts only for
@@ -22,7 +23,7 @@
 //!      usually specifies one, e.g. ssh 22/udp).
 //!    - else curated de-facto list → [`PortClass::DeFacto`];
 //!    - else → [`PortClass::Ghost`] (`legacy` when never dated after 2001).
-//! 3. No service name: curated list or Wireshark/detector/netbase evidence →
+//! 3. No service name: curated list or Wireshark/detector/netbase/firewalld evidence →
 //!    [`PortClass::DeFacto`] (software uses a port IANA never gave it); else
 //!    [`PortClass::Reserved`] when the registry row says Reserved (or "any
 //!    private ..."), else [`PortClass::Unassigned`]. Tool entries for port 0
@@ -137,7 +138,7 @@ impl std::str::FromStr for PortClass {
 /// One line of explanation and where it comes from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Reason {
-    /// iana, wireshark, ndpi, zeek, suricata, detectors, netbase, curated,
+    /// iana, wireshark, ndpi, zeek, suricata, detectors, netbase, firewalld, curated,
     /// mitre-attack, policy, ghostport (the conclusion).
     pub source: String,
     pub text: String,
@@ -255,6 +256,8 @@ struct Classified {
     named: PairRows,
     /// Evidence flags per pair: bit 0 independent, bit 1 curated.
     flags: Vec<u8>,
+    /// Ghost pairs whose IANA service is implemented on the other transport.
+    wrong_transport: Vec<bool>,
     counts: [[usize; 6]; 2],
 }
 
@@ -419,13 +422,74 @@ fn classify(rows: &[RowView<'_>], ev: &Evidence) -> Classified {
         }
         counts[k & 1][class.index()] += 1;
     }
+    // Wrong transport: a ghost whose twin (same port, other transport) is
+    // implemented under one of the same IANA service names. Not "never
+    // shipped", so never legacy either.
+    let mut wrong_transport = vec![false; PAIRS];
+    for k in 0..PAIRS {
+        let twin = k ^ 1;
+        if classes[k] == PortClass::Ghost
+            && classes[twin] == PortClass::Implemented
+            && shared_service(rows, &named, k as u32).is_some()
+        {
+            wrong_transport[k] = true;
+            legacy[k] = false;
+        }
+    }
     Classified {
         classes,
         legacy,
         named,
         flags,
+        wrong_transport,
         counts,
     }
+}
+
+/// A service name IANA gives both `key` and its other-transport twin.
+fn shared_service<'a>(rows: &[RowView<'a>], named: &PairRows, key: u32) -> Option<&'a str> {
+    let names = |k: u32| {
+        named
+            .get(k)
+            .iter()
+            .filter_map(|&i| rows.get(i as usize))
+            .map(|r| r.service_name.trim())
+            .filter(|n| !n.is_empty())
+            .collect::<Vec<&'a str>>()
+    };
+    let twin = names(key ^ 1);
+    names(key).into_iter().find(|n| twin.contains(n))
+}
+
+/// A range operating systems hand out as ephemeral (dynamic) ports, below
+/// IANA's own 49152-65535. Context for a verdict, not evidence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct EphemeralRange {
+    pub lo: u16,
+    pub hi: u16,
+    /// Who allocates local ports from this range by default.
+    pub systems: &'static str,
+}
+
+/// The ephemeral ranges ghostport knows, lowest first.
+pub const EPHEMERAL_RANGES: [EphemeralRange; 2] = [
+    EphemeralRange {
+        lo: 1025,
+        hi: 5000,
+        systems: "Windows before Vista/Server 2008 and traditional BSD stacks",
+    },
+    EphemeralRange {
+        lo: 32768,
+        hi: 60999,
+        systems: "Linux (net.ipv4.ip_local_port_range default)",
+    },
+];
+
+/// The ephemeral range (below 49152 or overlapping it) containing `port`, if any.
+pub fn ephemeral_range(port: u16) -> Option<&'static EphemeralRange> {
+    EPHEMERAL_RANGES
+        .iter()
+        .find(|r| (r.lo..=r.hi).contains(&port))
 }
 
 /// The named row and document that count as Reference evidence for `key`, if any.
@@ -560,6 +624,13 @@ impl KnowledgeBase {
     #[inline]
     pub fn is_legacy(&self, port: u16, t: Transport) -> bool {
         self.cls.legacy[pair_key(port, t) as usize]
+    }
+
+    /// True for a ghost whose IANA service is implemented on the other
+    /// transport (22/udp: ssh is implemented on 22/tcp).
+    #[inline]
+    pub fn is_wrong_transport(&self, port: u16, t: Transport) -> bool {
+        self.cls.wrong_transport[pair_key(port, t) as usize]
     }
 
     /// e.g. "IANA 2026-02-25".
@@ -859,6 +930,18 @@ impl KnowledgeBase {
                 format!("Debian netbase /etc/services lists '{name}' on {pt}{al}"),
             ));
         }
+        if facts.firewalld.is_empty() {
+            reasons.push(Reason::new(
+                "firewalld",
+                format!("no firewalld service definition opens {pt}"),
+            ));
+        }
+        for (svc, short) in &facts.firewalld {
+            reasons.push(Reason::new(
+                "firewalld",
+                format!("firewalld service '{svc}' ({short}) opens {pt}"),
+            ));
+        }
         if facts.curated.is_empty() {
             reasons.push(Reason::new("curated", "not in the curated de-facto list"));
         }
@@ -919,6 +1002,34 @@ impl KnowledgeBase {
             }
         };
         reasons.push(Reason::new("ghostport", conclusion));
+        if self.is_wrong_transport(port, t) {
+            let views: Vec<RowView<'_>> = self.registry_rows().iter().map(RowView::from).collect();
+            let name = shared_service(&views, &self.cls.named, key).unwrap_or("the service");
+            let ot = match t {
+                Transport::Tcp => "udp",
+                Transport::Udp => "tcp",
+            };
+            reasons.push(Reason::new(
+                "ghostport",
+                format!(
+                    "wrong transport: {name} is implemented on {port}/{ot}; nothing known speaks {name} over {}",
+                    t.as_str()
+                ),
+            ));
+            tags.insert(0, "wrong-transport".to_owned());
+        }
+        if class == PortClass::Ghost
+            && let Some(r) = ephemeral_range(port)
+        {
+            reasons.push(Reason::new(
+                "ghostport",
+                format!(
+                    "ephemeral range: {pt} lies in {}-{}, the dynamic local port range of {}; traffic there is suspicious only when no negotiation (rpcbind, the MSRPC endpoint mapper, FTP/SIP signalling) explains it",
+                    r.lo, r.hi, r.systems
+                ),
+            ));
+            tags.push("ephemeral-range".to_owned());
+        }
         if legacy {
             reasons.push(Reason::new(
                 "ghostport",
@@ -972,7 +1083,10 @@ mod tests {
         for p in [8443, 9092, 6443, 5631, 5357, 9100] {
             assert_ne!(kb().class(p, Tcp), PortClass::Ghost, "{p}/tcp");
         }
-        assert_eq!(kb().class(8443, Tcp), PortClass::DeFacto);
+        // curated only (pcsync-https is the IANA name): de-facto
+        assert_eq!(kb().class(5631, Tcp), PortClass::DeFacto);
+        // curated and a firewalld service (foreman-proxy): implemented beats de-facto
+        assert_eq!(kb().class(8443, Tcp), PortClass::Implemented);
         assert_eq!(kb().class(0, Tcp), PortClass::Reserved);
         assert_eq!(kb().class(0, Udp), PortClass::Reserved);
         assert_eq!(kb().class(272, Tcp), PortClass::Unassigned);
@@ -981,6 +1095,64 @@ mod tests {
         assert_eq!(kb().class(51820, Udp), PortClass::DeFacto);
         // shared RFC reference only counts for the transport with tool evidence
         assert_eq!(kb().class(22, Udp), PortClass::Ghost);
+    }
+
+    #[test]
+    fn wrong_transport_names_the_twin_and_is_not_legacy() {
+        let v = kb().verdict(22, Udp);
+        assert_eq!(v.class, PortClass::Ghost);
+        assert!(kb().is_wrong_transport(22, Udp));
+        assert!(!v.legacy && !v.tags.contains(&"legacy".to_owned()), "{v:?}");
+        assert!(v.tags.contains(&"wrong-transport".to_owned()));
+        assert!(v.reasons.iter().any(|r| r.text
+            == "wrong transport: ssh is implemented on 22/tcp; nothing known speaks ssh over udp"));
+        // the implemented side and true ghosts are not marked
+        assert!(!kb().is_wrong_transport(22, Tcp));
+        for (p, t) in [(384, Tcp), (384, Udp), (386, Tcp), (386, Udp)] {
+            assert!(!kb().is_wrong_transport(p, t));
+            assert!(!kb().verdict(p, t).tags.contains(&"wrong-transport".to_owned()));
+        }
+        // every marked pair is a ghost with an implemented twin
+        for (p, t) in kb().ports_with_class(PortClass::Ghost) {
+            if kb().is_wrong_transport(p, t) {
+                let other = if t == Tcp { Udp } else { Tcp };
+                assert_eq!(kb().class(p, other), PortClass::Implemented, "{p}");
+                assert!(!kb().is_legacy(p, t));
+            }
+        }
+    }
+
+    #[test]
+    fn evidence_on_one_transport_keeps_the_other_real_service() {
+        // udp-only tool evidence must not leave the real tcp service a ghost
+        for p in [3121, 3483, 2103, 902] {
+            assert_ne!(kb().class(p, Tcp), PortClass::Ghost, "{p}/tcp");
+        }
+        let v = kb().verdict(3121, Tcp);
+        assert!(v.reasons.iter().any(|r| r.source == "firewalld"
+            && r.text == "firewalld service 'high-availability' (Red Hat High Availability) opens 3121/tcp"));
+    }
+
+    #[test]
+    fn ephemeral_range_is_a_tag_not_a_class() {
+        assert_eq!(ephemeral_range(1024), None);
+        assert_eq!(ephemeral_range(1025).map(|r| r.hi), Some(5000));
+        assert_eq!(ephemeral_range(60999).map(|r| r.lo), Some(32768));
+        assert_eq!(ephemeral_range(61000), None);
+        let mut seen = 0;
+        for (p, t) in kb().ports_with_class(PortClass::Ghost) {
+            let v = kb().verdict(p, t);
+            let tagged = v.tags.contains(&"ephemeral-range".to_owned());
+            assert_eq!(tagged, ephemeral_range(p).is_some(), "{p}");
+            if tagged && seen < 3 {
+                seen += 1;
+                assert!(v.reasons.iter().any(|r| r.text.starts_with("ephemeral range: ")
+                    && r.text.contains("rpcbind")));
+            }
+        }
+        assert!(seen > 0);
+        // non-ghost pairs in the range are not tagged
+        assert!(!kb().verdict(3306, Tcp).tags.contains(&"ephemeral-range".to_owned()));
     }
 
     #[test]
@@ -993,6 +1165,7 @@ mod tests {
         assert!(texts.contains(&"no nDPI/Zeek/Suricata default port"));
         assert!(texts.contains(&"not in Debian netbase /etc/services"));
         assert!(texts.contains(&"not in the curated de-facto list"));
+        assert!(texts.contains(&"no firewalld service definition opens 386/tcp"));
         assert!(v.legacy && v.tags.contains(&"legacy".to_owned()));
         assert_eq!(
             v.record.as_ref().map(|r| r.service_name.as_str()),
@@ -1016,7 +1189,11 @@ mod tests {
                 .iter()
                 .any(|r| r.text.contains("Unauthorized use by some mail users"))
         );
+        // the curated flag tags whatever the class (9050 also has firewalld's tor-socks)
         let v = kb().verdict(9050, Tcp);
+        assert_eq!(v.class, PortClass::Implemented);
+        assert!(v.tags.contains(&"abuse-relevant".to_owned()));
+        let v = kb().verdict(6969, Tcp);
         assert_eq!(v.class, PortClass::DeFacto);
         assert!(v.tags.contains(&"abuse-relevant".to_owned()));
     }
@@ -1099,7 +1276,7 @@ mod tests {
             kb().body_sha256(),
             "data/knowledge.tsv body edited by hand? re-run src/knowledge/data/gen-knowledge.py"
         );
-        assert_eq!(kb().inputs().len(), 6);
+        assert_eq!(kb().inputs().len(), 7);
     }
 
     /// A measurement, not a check (timed tests are flaky on a loaded machine):

@@ -236,6 +236,39 @@ pub fn render_port_list(
     o
 }
 
+/// The class-count table for `ghostport ports --summary` (Markdown, as quoted
+/// in docs/knowledge-base.md).
+pub fn render_class_summary(kb: &KnowledgeBase) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "Class counts for {}, {}:",
+        sanitize_text(kb.registry_version()),
+        sanitize_text(kb.kb_version())
+    );
+    let _ = writeln!(o);
+    let _ = writeln!(o, "| class | tcp | udp | total |");
+    let _ = writeln!(o, "| --- | ---: | ---: | ---: |");
+    for (c, t, u) in kb.class_counts() {
+        let _ = writeln!(o, "| {c} | {t} | {u} | {} |", t + u);
+    }
+    let ghosts_where = |t: Transport, f: &dyn Fn(u16, Transport) -> bool| {
+        kb.ports_with_class(PortClass::Ghost)
+            .filter(|&(p, x)| x == t && f(p, x))
+            .count()
+    };
+    let subsets: [(&str, &dyn Fn(u16, Transport) -> bool); 3] = [
+        ("legacy", &|p, x| kb.is_legacy(p, x)),
+        ("wrong-transport", &|p, x| kb.is_wrong_transport(p, x)),
+        ("ephemeral-range", &|p, _| super::ephemeral_range(p).is_some()),
+    ];
+    for (name, f) in subsets {
+        let (t, u) = (ghosts_where(Transport::Tcp, f), ghosts_where(Transport::Udp, f));
+        let _ = writeln!(o, "| ghost, of which {name} | {t} | {u} | {} |", t + u);
+    }
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,6 +310,25 @@ mod tests {
             ListFormat::Csv,
         );
         assert!(!csv.contains('\x1b'));
+    }
+
+    #[test]
+    fn class_summary_adds_up() {
+        let kb = KnowledgeBase::builtin();
+        let s = render_class_summary(kb);
+        let ghost = kb.count(PortClass::Ghost, None);
+        assert!(s.contains(&format!(
+            "| ghost | {} | {} | {ghost} |",
+            kb.count(PortClass::Ghost, Some(Transport::Tcp)),
+            kb.count(PortClass::Ghost, Some(Transport::Udp))
+        )));
+        assert!(s.contains("| ghost, of which wrong-transport |"));
+        let totals: usize = s
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| ghost, of") && !l.starts_with("| class"))
+            .filter_map(|l| l.trim_end_matches(" |").rsplit(" | ").next()?.parse::<usize>().ok())
+            .sum();
+        assert_eq!(totals, 65536 * 2);
     }
 
     #[test]

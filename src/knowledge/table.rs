@@ -15,7 +15,7 @@ pub const FORMAT_VERSION: &str = "1";
 /// One input file named in the table header.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct SourceInput {
-    /// Short key: iana, wireshark, detectors, mitre-attack, netbase, curated.
+    /// Short key: iana, wireshark, detectors, mitre-attack, netbase, curated, firewalld.
     pub key: String,
     /// Path inside the repository.
     pub path: String,
@@ -40,6 +40,8 @@ pub struct PairFacts {
     pub detectors: Vec<(String, String)>,
     /// (name, aliases) from netbase /etc/services.
     pub netbase: Vec<(String, String)>,
+    /// (service file name, short name) from firewalld's service definitions.
+    pub firewalld: Vec<(String, String)>,
     pub curated: Vec<Curated>,
     pub abuse: Vec<AbuseRef>,
 }
@@ -55,7 +57,7 @@ impl Evidence {
         self.map.get(&key)
     }
 
-    /// Wireshark, detector or netbase evidence (not the registry Reference,
+    /// Wireshark, detector, netbase or firewalld evidence (not the registry Reference,
     /// not the curated list). Port 0 never counts: tools list port 0 for
     /// dissectors whose port preference is unset.
     pub(crate) fn independent(&self, key: u32) -> bool {
@@ -63,7 +65,10 @@ impl Evidence {
             return false;
         }
         self.get(key).is_some_and(|f| {
-            !f.wireshark.is_empty() || !f.detectors.is_empty() || !f.netbase.is_empty()
+            !f.wireshark.is_empty()
+                || !f.detectors.is_empty()
+                || !f.netbase.is_empty()
+                || !f.firewalld.is_empty()
         })
     }
 
@@ -279,10 +284,10 @@ pub(crate) fn parse(text: &str) -> Result<Table<'_>, KnowledgeError> {
                     transport,
                 });
             }
-            "W" | "D" | "N" | "C" | "A" => {
+            "W" | "D" | "N" | "F" | "C" | "A" => {
                 let n = match kind {
                     "W" => 4,
-                    "D" | "N" => 5,
+                    "D" | "N" | "F" => 5,
                     _ => 6,
                 };
                 let f = expect_fields(&fields, n, line, kind)?;
@@ -293,6 +298,7 @@ pub(crate) fn parse(text: &str) -> Result<Table<'_>, KnowledgeError> {
                     "W" => facts.wireshark.push(unescape(f[3])),
                     "D" => facts.detectors.push((unescape(f[3]), unescape(f[4]))),
                     "N" => facts.netbase.push((unescape(f[3]), unescape(f[4]))),
+                    "F" => facts.firewalld.push((unescape(f[3]), unescape(f[4]))),
                     "C" => facts.curated.push(Curated {
                         software: unescape(f[3]),
                         abuse_relevant: f[4] == "abuse-relevant",

@@ -5,6 +5,9 @@ Run from anywhere (python3 standard library only):
 
     python3 src/knowledge/data/gen-knowledge.py            # writes knowledge.tsv
     python3 src/knowledge/data/gen-knowledge.py --check    # exit 1 if knowledge.tsv is stale
+    python3 src/knowledge/data/gen-knowledge.py --import-firewalld DIR VERSION
+        # rewrites sources/firewalld-services.tsv from firewalld's service
+        # definitions (DIR = the extracted /usr/lib/firewalld/services)
 
 Inputs (verbatim copies, see sources/SOURCES.md):
     sources/service-names-port-numbers.csv   IANA registry (CSV)
@@ -12,6 +15,7 @@ Inputs (verbatim copies, see sources/SOURCES.md):
     sources/detector-default-ports.tsv        nDPI / Zeek / Suricata default ports
     sources/attack-t1571-ports.tsv            MITRE ATT&CK T1571 port usage
     sources/netbase-services                  Debian netbase /etc/services
+    sources/firewalld-services.tsv            firewalld service definitions (ports)
     curated-defacto.tsv                       curated de-facto list (hand-kept)
 
 The script only normalises and compacts facts; it does not classify. The Rust
@@ -31,6 +35,7 @@ tests can check that header and body belong together. Body record types:
     W  port  tcp|udp  dissector                     (Wireshark)
     D  port  tcp|udp  ndpi|zeek|suricata  protocol  (detectors)
     N  port  tcp|udp  name  aliases                 (netbase /etc/services)
+    F  port  tcp|udp  service  short_name           (firewalld service definitions)
     C  port  tcp|udp  software  flags  source       (curated de-facto list)
     A  port  tcp|udp  software  attack_id  transport_as_written  (ATT&CK T1571)
 
@@ -43,6 +48,7 @@ import hashlib
 import io
 import os
 import sys
+import xml.etree.ElementTree as ET
 
 FORMAT_VERSION = "1"
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -56,6 +62,7 @@ INPUTS = [
     ("mitre-attack", "sources/attack-t1571-ports.tsv"),
     ("netbase", "sources/netbase-services"),
     ("curated", "curated-defacto.tsv"),
+    ("firewalld", "sources/firewalld-services.tsv"),
 ]
 
 IANA_HEADER = [
@@ -208,7 +215,11 @@ def body_lines(raw):
     for n, (p, t, sw, aid, _tech) in tsv_rows(rel, raw["mitre-attack"], 5):
         for tt in transports(t, f"{rel} line {n}", ("any",)):
             facts.add((port_ok(p, f"{rel} line {n}"), tt, "A", (sw, aid, t)))
-    order = {"W": 0, "D": 1, "N": 2, "C": 3, "A": 4}
+    rel = INPUTS[6][1]
+    for n, (p, t, svc, short) in tsv_rows(rel, raw["firewalld"], 4):
+        for tt in transports(t, f"{rel} line {n}", ()):
+            facts.add((port_ok(p, f"{rel} line {n}"), tt, "F", (svc, short)))
+    order = {"W": 0, "D": 1, "N": 2, "F": 3, "C": 4, "A": 5}
     for p, t, kind, rest in sorted(facts, key=lambda f: (f[0], f[1], order[f[2]], f[3])):
         lines.append("\t".join([kind, str(p), t] + [esc(x) for x in rest]))
     return lines, latest
@@ -231,7 +242,65 @@ def build():
     return ("\n".join(header) + "\n").encode("utf-8") + body
 
 
+# firewalld ranges wider than this are not taken as per-port facts: a range
+# such as ceph's 6800-7300 says "somewhere in here", not "on each port".
+FIREWALLD_MAX_RANGE = 16
+
+
+def import_firewalld(directory, version):
+    """sources/firewalld-services.tsv from firewalld's service XML files."""
+    rows = set()
+    skipped = []
+    names = sorted(f for f in os.listdir(directory) if f.endswith(".xml"))
+    if not names:
+        raise InputError(f"{directory}: no *.xml service definitions found")
+    for name in names:
+        svc = name[:-4]
+        try:
+            root = ET.parse(os.path.join(directory, name)).getroot()
+        except (ET.ParseError, OSError) as e:
+            raise InputError(f"{directory}/{name}: cannot parse ({e})")
+        short = (root.findtext("short") or svc).strip()
+        short = " ".join(short.split())
+        for el in root.findall("port"):
+            proto, port = el.get("protocol", ""), el.get("port", "")
+            if proto not in ("tcp", "udp"):
+                continue  # sctp, dccp
+            where = f"{name} port '{port}'"
+            if "-" in port:
+                a, b = port.split("-", 1)
+                lo, hi = port_ok(a, where), port_ok(b, where)
+                if hi - lo + 1 > FIREWALLD_MAX_RANGE:
+                    skipped.append(f"{svc} {port}/{proto}")
+                    continue
+            else:
+                lo = hi = port_ok(port, where)
+            for p in range(lo, hi + 1):
+                rows.add((p, proto, svc, short))
+    out = [
+        "# Ports of firewalld's service definitions (/usr/lib/firewalld/services/*.xml).",
+        f"# Generated with: python3 src/knowledge/data/gen-knowledge.py --import-firewalld DIR '{version}'",
+        "# Source: firewalld, GPL-2.0-or-later; this file lists facts (port -> service file name, <short> name).",
+        f"# Limits: <port> elements only (no <include>, <helper> or <source-port>); ranges wider than "
+        f"{FIREWALLD_MAX_RANGE} ports skipped: " + ", ".join(skipped),
+        "port\ttransport\tservice\tshort",
+    ]
+    for p, t, svc, short in sorted(rows):
+        out.append("\t".join([str(p), t, esc(svc), esc(short)]))
+    path = os.path.join(ROOT, INPUTS[6][1])
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write("\n".join(out) + "\n")
+    print(f"wrote {INPUTS[6][1]} ({len(rows)} port facts from {len(names)} files)")
+
+
 def main(argv):
+    if len(argv) == 4 and argv[1] == "--import-firewalld":
+        try:
+            import_firewalld(argv[2], argv[3])
+        except InputError as e:
+            print(f"gen-knowledge: {e}", file=sys.stderr)
+            return 2
+        return 0
     try:
         out = build()
     except InputError as e:
@@ -250,7 +319,8 @@ def main(argv):
         print("knowledge.tsv is up to date")
         return 0
     if argv[1:]:
-        print("usage: python3 src/knowledge/data/gen-knowledge.py [--check]", file=sys.stderr)
+        print("usage: python3 src/knowledge/data/gen-knowledge.py [--check | --import-firewalld DIR VERSION]",
+              file=sys.stderr)
         return 2
     with open(OUT, "wb") as f:
         f.write(out)
