@@ -22,7 +22,11 @@ fn port_22_udp_is_wrong_transport_not_legacy() {
     let r = run(&["port", "22/udp"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.starts_with("22/udp: GHOST\n"), "{}", r.stdout);
-    assert!(r.stdout.contains("ssh is implemented on 22/tcp"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("ssh is implemented on 22/tcp"),
+        "{}",
+        r.stdout
+    );
     let j = run(&["port", "22/udp", "-F", "json"]).json();
     let v = &j["verdicts"][0];
     assert_eq!(v["legacy"], false);

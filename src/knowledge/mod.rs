@@ -1110,7 +1110,12 @@ mod tests {
         assert!(!kb().is_wrong_transport(22, Tcp));
         for (p, t) in [(384, Tcp), (384, Udp), (386, Tcp), (386, Udp)] {
             assert!(!kb().is_wrong_transport(p, t));
-            assert!(!kb().verdict(p, t).tags.contains(&"wrong-transport".to_owned()));
+            assert!(
+                !kb()
+                    .verdict(p, t)
+                    .tags
+                    .contains(&"wrong-transport".to_owned())
+            );
         }
         // every marked pair is a ghost with an implemented twin
         for (p, t) in kb().ports_with_class(PortClass::Ghost) {
@@ -1133,6 +1138,34 @@ mod tests {
             && r.text == "firewalld service 'high-availability' (Red Hat High Availability) opens 3121/tcp"));
     }
 
+    /// The precision sample's judgements hold: "none found" pairs stay ghost,
+    /// "implemented" pairs were given their evidence.
+    #[test]
+    fn precision_sample_verdicts_hold() {
+        let text = include_str!("data/precision-sample.tsv");
+        let (mut none, mut implemented) = (0, 0);
+        for line in text.lines().filter(|l| !l.starts_with('#')).skip(1) {
+            let f: Vec<&str> = line.split('\t').collect();
+            assert_eq!(f.len(), 5, "{line}");
+            let (port, t) = f[0].split_once('/').unwrap_or_default();
+            let port: u16 = port.parse().unwrap_or_default();
+            let t = if t == "udp" { Udp } else { Tcp };
+            match f[2] {
+                "none found" => {
+                    none += 1;
+                    assert_eq!(kb().class(port, t), PortClass::Ghost, "{line}");
+                }
+                "implemented" => {
+                    implemented += 1;
+                    assert_ne!(kb().class(port, t), PortClass::Ghost, "{line}");
+                }
+                "plausible" => {}
+                other => panic!("unknown verdict {other}"),
+            }
+        }
+        assert!(none + implemented >= 130, "{none} {implemented}");
+    }
+
     #[test]
     fn ephemeral_range_is_a_tag_not_a_class() {
         assert_eq!(ephemeral_range(1024), None);
@@ -1146,13 +1179,22 @@ mod tests {
             assert_eq!(tagged, ephemeral_range(p).is_some(), "{p}");
             if tagged && seen < 3 {
                 seen += 1;
-                assert!(v.reasons.iter().any(|r| r.text.starts_with("ephemeral range: ")
-                    && r.text.contains("rpcbind")));
+                assert!(
+                    v.reasons
+                        .iter()
+                        .any(|r| r.text.starts_with("ephemeral range: ")
+                            && r.text.contains("rpcbind"))
+                );
             }
         }
         assert!(seen > 0);
         // non-ghost pairs in the range are not tagged
-        assert!(!kb().verdict(3306, Tcp).tags.contains(&"ephemeral-range".to_owned()));
+        assert!(
+            !kb()
+                .verdict(3306, Tcp)
+                .tags
+                .contains(&"ephemeral-range".to_owned())
+        );
     }
 
     #[test]
@@ -1228,26 +1270,6 @@ mod tests {
         );
         assert_eq!(kb().registry_version(), "IANA 2026-02-25");
         assert!(kb().kb_version().starts_with("ghostport-kb 1 ("));
-    }
-
-    /// `cargo test --lib knowledge::tests::print_class_counts -- --nocapture`
-    /// prints the table quoted in docs/knowledge-base.md.
-    #[test]
-    fn print_class_counts() {
-        let kb = kb();
-        println!("{} | {}", kb.registry_version(), kb.kb_version());
-        println!("| class | tcp | udp | total |");
-        println!("| --- | ---: | ---: | ---: |");
-        for (c, t, u) in kb.class_counts() {
-            println!("| {c} | {t} | {u} | {} |", t + u);
-        }
-        let legacy = |t| {
-            kb.ports_with_class(PortClass::Ghost)
-                .filter(|&(p, x)| x == t && kb.is_legacy(p, x))
-                .count()
-        };
-        let (lt, lu) = (legacy(Tcp), legacy(Udp));
-        println!("| ghost, of which legacy | {lt} | {lu} | {} |", lt + lu);
     }
 
     #[test]

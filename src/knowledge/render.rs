@@ -252,18 +252,20 @@ pub fn render_class_summary(kb: &KnowledgeBase) -> String {
     for (c, t, u) in kb.class_counts() {
         let _ = writeln!(o, "| {c} | {t} | {u} | {} |", t + u);
     }
-    let ghosts_where = |t: Transport, f: &dyn Fn(u16, Transport) -> bool| {
+    let ghosts = |t: Transport, name: &str| {
         kb.ports_with_class(PortClass::Ghost)
-            .filter(|&(p, x)| x == t && f(p, x))
+            .filter(|&(p, x)| {
+                x == t
+                    && match name {
+                        "legacy" => kb.is_legacy(p, x),
+                        "wrong-transport" => kb.is_wrong_transport(p, x),
+                        _ => super::ephemeral_range(p).is_some(),
+                    }
+            })
             .count()
     };
-    let subsets: [(&str, &dyn Fn(u16, Transport) -> bool); 3] = [
-        ("legacy", &|p, x| kb.is_legacy(p, x)),
-        ("wrong-transport", &|p, x| kb.is_wrong_transport(p, x)),
-        ("ephemeral-range", &|p, _| super::ephemeral_range(p).is_some()),
-    ];
-    for (name, f) in subsets {
-        let (t, u) = (ghosts_where(Transport::Tcp, f), ghosts_where(Transport::Udp, f));
+    for name in ["legacy", "wrong-transport", "ephemeral-range"] {
+        let (t, u) = (ghosts(Transport::Tcp, name), ghosts(Transport::Udp, name));
         let _ = writeln!(o, "| ghost, of which {name} | {t} | {u} | {} |", t + u);
     }
     o
@@ -325,8 +327,16 @@ mod tests {
         assert!(s.contains("| ghost, of which wrong-transport |"));
         let totals: usize = s
             .lines()
-            .filter(|l| l.starts_with("| ") && !l.starts_with("| ghost, of") && !l.starts_with("| class"))
-            .filter_map(|l| l.trim_end_matches(" |").rsplit(" | ").next()?.parse::<usize>().ok())
+            .filter(|l| {
+                l.starts_with("| ") && !l.starts_with("| ghost, of") && !l.starts_with("| class")
+            })
+            .filter_map(|l| {
+                l.trim_end_matches(" |")
+                    .rsplit(" | ")
+                    .next()?
+                    .parse::<usize>()
+                    .ok()
+            })
             .sum();
         assert_eq!(totals, 65536 * 2);
     }
