@@ -21,7 +21,7 @@ fn finding<'a>(r: &'a Value, port: u64, transport: &str) -> &'a Value {
 fn benign_applications_are_explained_low_and_dual_use_named_medium() {
     let (code, r) = scan_json(&[fixture("benign-apps.pcap")], &[]);
     assert_eq!(code, 1);
-    for (port, app) in [(3479, "STUN"), (8443, "DNSCrypt"), (1400, "TeamSpeak")] {
+    for (port, app) in [(3480, "STUN"), (8443, "DNSCrypt"), (1400, "TeamSpeak")] {
         let f = finding(&r, port, "udp");
         assert_eq!(f["explained"]["by"], "application", "{port}");
         assert_eq!(f["explained"]["standing"], "benign", "{port}");
@@ -34,7 +34,7 @@ fn benign_applications_are_explained_low_and_dual_use_named_medium() {
         );
     }
     for (port, t, app, technique) in [
-        (7070, "tcp", "AnyDesk", "T1219"),
+        (7071, "tcp", "AnyDesk", "T1219"),
         (1234, "udp", "OpenVPN", "T1572"),
     ] {
         let f = finding(&r, port, t);
