@@ -222,6 +222,26 @@ impl Drop for SideHasher {
     }
 }
 
+/// The end of an input: its SHA-256 (from the side thread, or inline after
+/// reading the rest) and its size as stored.
+pub(crate) fn finish_input(
+    side_hasher: Option<SideHasher>,
+    buf: &mut super::buf::RecordBuf<Decoded>,
+    total_size: Option<u64>,
+) -> (String, u64) {
+    let sha256 = match side_hasher {
+        Some(h) => h.join(),
+        None => buf
+            .get_mut()
+            .finish_hash()
+            .ok()
+            .flatten()
+            .unwrap_or_default(),
+    };
+    let size = total_size.unwrap_or_else(|| buf.get_ref().raw().count());
+    (sha256, size)
+}
+
 /// The capture stream after decompression.
 pub(crate) enum Decoded {
     Plain(RawInput),

@@ -4,7 +4,7 @@
 
 use super::buf::RecordBuf;
 use super::error::CaptureError;
-use super::input::{Compression, Decoded, SideHasher};
+use super::input::{Compression, Decoded, SideHasher, finish_input};
 use super::parse::Ctx;
 use super::{InputSummary, SkipCounts};
 
@@ -146,19 +146,7 @@ impl LineSource {
         first_ts: Option<i64>,
         last_ts: Option<i64>,
     ) -> InputSummary {
-        let sha256 = match self.side_hasher.take() {
-            Some(h) => h.join(),
-            None => self
-                .buf
-                .get_mut()
-                .finish_hash()
-                .ok()
-                .flatten()
-                .unwrap_or_default(),
-        };
-        let size = self
-            .total_size
-            .unwrap_or_else(|| self.buf.get_ref().raw().count());
+        let (sha256, size) = finish_input(self.side_hasher.take(), &mut self.buf, self.total_size);
         let format = match self.compression.name() {
             Some(c) => format!("{format}+{c}"),
             None => format.to_owned(),

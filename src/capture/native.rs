@@ -3,7 +3,7 @@
 
 use super::buf::{DEFAULT_CAPACITY, RecordBuf};
 use super::error::CaptureError;
-use super::input::{Compression, Decoded, Opened, SideHasher};
+use super::input::{Compression, Decoded, Opened, SideHasher, finish_input};
 use super::lines::{LineSource, looks_like_text};
 use super::parse::{Ctx, Rec, magic_of};
 use super::pcap_file::{PcapFormat, is_pcap_magic};
@@ -197,19 +197,7 @@ impl FrameSource for NativeSource {
 
     fn finish(mut self: Box<Self>) -> InputSummary {
         let format = self.format_name();
-        let sha256 = match self.side_hasher.take() {
-            Some(h) => h.join(),
-            None => self
-                .buf
-                .get_mut()
-                .finish_hash()
-                .ok()
-                .flatten()
-                .unwrap_or_default(),
-        };
-        let size = self
-            .total_size
-            .unwrap_or_else(|| self.buf.get_ref().raw().count());
+        let (sha256, size) = finish_input(self.side_hasher.take(), &mut self.buf, self.total_size);
         InputSummary {
             name: self.ctx.name.clone(),
             size,

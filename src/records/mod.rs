@@ -642,24 +642,14 @@ impl RecordReader {
     }
 
     fn evict_oldest(&mut self, out: &mut dyn FnMut(Flow)) {
-        let oldest = self
-            .pending
-            .iter()
-            .min_by_key(|(_, o)| (o.last_ts, o.seq))
-            .map(|(k, _)| *k);
-        if let Some(o) = oldest.and_then(|k| self.pending.remove(&k)) {
+        if let Some(o) = take_oldest(&mut self.pending) {
             self.stats.pairing_evicted += 1;
             self.emit_one_way(o, None, out);
         }
     }
 
     fn evict_oldest_half(&mut self, out: &mut dyn FnMut(Flow)) {
-        let oldest = self
-            .eve_halves
-            .iter()
-            .min_by_key(|(_, o)| (o.last_ts, o.seq))
-            .map(|(k, _)| *k);
-        if let Some(o) = oldest.and_then(|k| self.eve_halves.remove(&k)) {
+        if let Some(o) = take_oldest(&mut self.eve_halves) {
             self.stats.pairing_evicted += 1;
             self.emit_one_way(o, None, out);
         }
@@ -701,6 +691,15 @@ impl RecordReader {
         };
         self.emit(f, out);
     }
+}
+
+/// Removes the least recently active waiting record.
+fn take_oldest<K: Copy + Eq + std::hash::Hash>(map: &mut HashMap<K, OneWay>) -> Option<OneWay> {
+    let k = map
+        .iter()
+        .min_by_key(|(_, o)| (o.last_ts, o.seq))
+        .map(|(k, _)| *k)?;
+    map.remove(&k)
 }
 
 /// A Zeek conn record's fields (TSV or JSON).
