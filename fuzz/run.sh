@@ -15,7 +15,7 @@ secs=${1:-60}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(decode flow identify capture registry_csv registry_xml)
+    targets=(decode decap flow identify capture registry_csv registry_xml)
 fi
 export RUSTC_BOOTSTRAP=1
 cargo fuzz build

@@ -157,6 +157,40 @@ fn wellknown_client_source_port_does_not_demote_a_ghost_server() {
     assert_eq!(tcp["protocols"][0]["protocol"], "ssh");
 }
 
+/// Ghost traffic inside every supported tunnel or encapsulation is found,
+/// as the inner flow, with the outer addresses kept as context.
+#[test]
+fn ghost_traffic_inside_tunnels_is_found() {
+    let (_, r) = scan_json(&[fixture("tunnels.pcap")], &[]);
+    let p = &r["summary"]["packets"];
+    assert_eq!(p["frames"], 143);
+    assert_eq!(p["decoded"], 143, "{p:#}");
+    let f = r["findings"].as_array().unwrap();
+    assert_eq!(f.len(), 13);
+    let mut kinds = Vec::new();
+    for x in f {
+        assert_eq!(x["server"]["port"], 386, "{x:#}");
+        assert_eq!(x["severity"]["level"], "critical", "{x:#}");
+        assert_eq!(x["protocols"][0]["protocol"], "ssh");
+        let t = &x["flows"][0]["tunnel"];
+        kinds.push(t["kind"].as_str().unwrap().to_string());
+        if !matches!(t["kind"].as_str(), Some("mpls" | "pppoe" | "llc-snap")) {
+            assert!(t["outer_src"].is_string(), "{t}");
+        }
+    }
+    kinds.sort();
+    kinds.dedup();
+    assert_eq!(
+        kinds,
+        [
+            "4in6", "6in4", "erspan", "geneve", "gre", "ipip", "llc-snap", "mpls", "pppoe",
+            "teredo", "vxlan"
+        ]
+    );
+    assert_eq!(p["tunnelled"]["erspan"], 22);
+    assert_eq!(p["tunnelled"]["gre"], 22);
+}
+
 #[test]
 fn icmp_unreachable_is_attributed_and_low() {
     let (_, r) = scan_json(&[fixture("icmp-unreachable.pcap")], &[]);

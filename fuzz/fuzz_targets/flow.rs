@@ -75,6 +75,7 @@ fuzz_target!(|data: &[u8]| {
             } else {
                 PacketKind::Normal
             },
+            tunnel: None,
         };
         // Time moves by -1..+6 s in 1/8 s steps (backwards jumps included).
         ts = ts.saturating_add((i64::from(e >> 3) - 8) * 125_000_000 * 2);

@@ -49,6 +49,10 @@ pub struct PacketStats {
     pub truncated_frames: u64,
     /// First fragments of fragmented datagrams (ports read from them).
     pub first_fragments: u64,
+    /// Packets taken out of a tunnel or encapsulation (VXLAN, Geneve, GRE,
+    /// ERSPAN, IP-in-IP, 6in4, 4in6, Teredo, MPLS, PPPoE, LLC/SNAP), by the
+    /// outermost one.
+    pub tunnelled: std::collections::BTreeMap<crate::decode::TunnelKind, u64>,
     /// Frames not decoded, by reason (see `docs/report.md`).
     pub skipped: std::collections::BTreeMap<&'static str, u64>,
     /// Sum of the skipped reasons that mean malformed or truncated input.
@@ -94,6 +98,9 @@ impl FrameDecoder {
                 if p.first_fragment {
                     self.stats.first_fragments += 1;
                 }
+                if let Some(t) = p.tunnel {
+                    *self.stats.tunnelled.entry(t.kind).or_insert(0) += 1;
+                }
                 Ok(p)
             }
             Err(skip) => {
@@ -121,6 +128,9 @@ impl FrameDecoder {
         a.icmp_errors += b.icmp_errors;
         a.truncated_frames += b.truncated_frames;
         a.first_fragments += b.first_fragments;
+        for (k, n) in &b.tunnelled {
+            *a.tunnelled.entry(*k).or_insert(0) += n;
+        }
         for (x, y) in self.skipped.iter_mut().zip(o.skipped) {
             *x += y;
         }

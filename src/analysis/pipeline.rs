@@ -204,6 +204,7 @@ fn reader(
                         vlan: p.vlan,
                         first_fragment: p.first_fragment,
                         kind: p.kind,
+                        tunnel: p.tunnel,
                     },
                     ts: frame.ts_nanos,
                     wire_len: frame.orig_len.max(frame.caplen),

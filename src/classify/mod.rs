@@ -111,6 +111,9 @@ pub struct FlowRecord {
     /// VLAN id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vlan: Option<u16>,
+    /// The tunnel the flow was taken out of (outer addresses as context).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<crate::decode::Tunnel>,
     /// Payload identification (ghost-port flows only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identification: Option<Identification>,
@@ -148,6 +151,7 @@ impl FlowRecord {
             icmp_errors: f.icmp_errors,
             end: f.end,
             vlan: f.vlan,
+            tunnel: f.tunnel.as_deref().copied(),
             identification,
             community_id: String::new(),
             filter: None,
@@ -1364,6 +1368,7 @@ mod memory_tests {
                 vlan: None,
                 first_fragment: false,
                 kind: PacketKind::Normal,
+                tunnel: None,
             };
             t.update(&p, i64::from(i), 60);
         }
@@ -1398,6 +1403,7 @@ mod cap_tests {
             vlan: None,
             first_fragment: false,
             kind: PacketKind::Normal,
+            tunnel: None,
         }
     }
 
@@ -1463,6 +1469,7 @@ mod cap_tests {
             vlan: None,
             first_fragment: false,
             kind: PacketKind::Normal,
+            tunnel: None,
         };
         t.update(&s, 20, 60);
         let mut sa = s;

@@ -110,11 +110,12 @@ fn transport<'a>(proto: u8, src: IpAddr, dst: IpAddr, seg: &'a [u8]) -> Option<P
                 vlan: None,
                 first_fragment: false,
                 kind: PacketKind::Normal,
+                tunnel: None,
             })
         }
         UDP => {
             let len = usize::from(be16(seg, 4)?);
-            if len < 8 || len > seg.len() {
+            if len < 8 || len > seg.len() || super::tunnel_udp_port(src_port, dst_port) {
                 return None;
             }
             let payload = seg.get(8..len)?;
@@ -131,6 +132,7 @@ fn transport<'a>(proto: u8, src: IpAddr, dst: IpAddr, seg: &'a [u8]) -> Option<P
                 vlan: None,
                 first_fragment: false,
                 kind: PacketKind::Normal,
+                tunnel: None,
             })
         }
         _ => None,

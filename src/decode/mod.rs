@@ -104,11 +104,13 @@ pub enum Skip {
     TruncatedTransportHeader,
     /// TCP header with a data offset below 5 or past the end of the segment.
     BadTcpHeader,
+    /// Encapsulations nested deeper than [`MAX_TUNNEL_DEPTH`].
+    TunnelTooDeep,
 }
 
 impl Skip {
     /// Number of variants (for counting arrays).
-    pub const COUNT: usize = 12;
+    pub const COUNT: usize = 13;
     /// All variants in report order.
     pub const ALL: [Skip; Skip::COUNT] = [
         Skip::UnsupportedLinkType,
@@ -123,6 +125,7 @@ impl Skip {
         Skip::IcmpOther,
         Skip::TruncatedTransportHeader,
         Skip::BadTcpHeader,
+        Skip::TunnelTooDeep,
     ];
 
     /// Stable machine name used in reports.
@@ -140,6 +143,7 @@ impl Skip {
             Skip::IcmpOther => "icmp_other",
             Skip::TruncatedTransportHeader => "truncated_transport_header",
             Skip::BadTcpHeader => "bad_tcp_header",
+            Skip::TunnelTooDeep => "tunnel_too_deep",
         }
     }
 
@@ -217,7 +221,61 @@ pub struct Packet<'a> {
     pub first_fragment: bool,
     /// Normal packet or ICMP error about this flow.
     pub kind: PacketKind,
+    /// The packet came out of a tunnel or an encapsulation (the outermost one).
+    pub tunnel: Option<Tunnel>,
 }
+
+/// An encapsulation a packet was taken out of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TunnelKind {
+    /// VXLAN (UDP 4789).
+    Vxlan,
+    /// Geneve (UDP 6081).
+    Geneve,
+    /// GRE (IP protocol 47): IPv4, IPv6, transparent Ethernet bridging, PPP (PPTP), MPLS.
+    Gre,
+    /// ERSPAN type I, II or III (in GRE).
+    Erspan,
+    /// IPv4 in IPv4 (IP protocol 4).
+    Ipip,
+    /// IPv6 in IPv4 (IP protocol 41).
+    #[serde(rename = "6in4")]
+    SixInFour,
+    /// IPv4 in IPv6 (IP protocol 4 in IPv6).
+    #[serde(rename = "4in6")]
+    FourInSix,
+    /// IPv6 in IPv6 (IP protocol 41 in IPv6).
+    #[serde(rename = "6in6")]
+    SixInSix,
+    /// Teredo (UDP 3544).
+    Teredo,
+    /// MPLS label stack (EtherType 0x8847 / 0x8848).
+    Mpls,
+    /// PPPoE session (EtherType 0x8864).
+    Pppoe,
+    /// 802.2 LLC/SNAP (an 802.3 length field instead of an EtherType).
+    LlcSnap,
+}
+
+/// The outermost encapsulation of a decoded packet, kept as context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Tunnel {
+    /// The outermost encapsulation.
+    pub kind: TunnelKind,
+    /// Its outer source address (none for MPLS, PPPoE, LLC/SNAP on the link).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outer_src: Option<IpAddr>,
+    /// Its outer destination address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outer_dst: Option<IpAddr>,
+    /// Encapsulations taken off (1 = one tunnel).
+    pub layers: u8,
+}
+
+/// Most encapsulations taken off one frame; deeper nesting is counted as
+/// `tunnel_too_deep`.
+pub const MAX_TUNNEL_DEPTH: u8 = 4;
 
 /// Where the bytes after the link header start.
 enum Inner {
@@ -252,18 +310,296 @@ pub fn decode_general(link: Option<LinkType>, frame: &[u8]) -> Result<Packet<'_>
         return Err(Skip::EmptyFrame);
     }
     if link == LinkType::Ethernet {
-        let sliced =
-            LaxSlicedPacket::from_ethernet(frame).map_err(|_| Skip::TruncatedLinkHeader)?;
-        return from_sliced(&sliced);
+        return decode_inner(Encap::Ether, frame, 0);
     }
     let (inner, rest) = strip_link(link, frame, 0)?;
     match inner {
-        Inner::Ether(et) => from_sliced(&LaxSlicedPacket::from_ether_type(et, rest)),
-        Inner::Ip => match LaxSlicedPacket::from_ip(rest) {
-            Ok(s) => from_sliced(&s),
+        Inner::Ether(et) => decode_inner(Encap::EtherType(et.0), rest, 0),
+        Inner::Ip => decode_inner(Encap::Ip, rest, 0),
+    }
+}
+
+/// What the bytes of a (possibly inner) frame start with.
+#[derive(Clone, Copy)]
+enum Encap {
+    /// An Ethernet II / 802.3 header.
+    Ether,
+    /// The payload of this EtherType.
+    EtherType(u16),
+    /// An IPv4 or IPv6 header.
+    Ip,
+}
+
+/// Decodes a frame or a tunnel's inner frame; `depth` encapsulations were
+/// taken off to reach it.
+fn decode_inner(encap: Encap, b: &[u8], depth: u8) -> Result<Packet<'_>, Skip> {
+    match encap {
+        Encap::Ether => {
+            let sliced =
+                LaxSlicedPacket::from_ethernet(b).map_err(|_| Skip::TruncatedLinkHeader)?;
+            match from_sliced(&sliced, depth) {
+                Err(Skip::NotIp) => ether_encap(b, depth).unwrap_or(Err(Skip::NotIp)),
+                r => r,
+            }
+        }
+        Encap::EtherType(et) => {
+            match from_sliced(&LaxSlicedPacket::from_ether_type(EtherType(et), b), depth) {
+                Err(Skip::NotIp) => ethertype_encap(et, b, depth, None).unwrap_or(Err(Skip::NotIp)),
+                r => r,
+            }
+        }
+        Encap::Ip => match LaxSlicedPacket::from_ip(b) {
+            Ok(s) => from_sliced(&s, depth),
             Err(e) => Err(ip_error(&e)),
         },
     }
+}
+
+/// Marks `r` as taken out of an encapsulation (the outermost one wins).
+fn wrap<'a>(
+    r: Result<Packet<'a>, Skip>,
+    kind: TunnelKind,
+    outer: Option<(IpAddr, IpAddr)>,
+    vlan: Option<u16>,
+) -> Result<Packet<'a>, Skip> {
+    r.map(|mut p| {
+        let layers = p.tunnel.map_or(0, |t| t.layers).saturating_add(1);
+        p.tunnel = Some(Tunnel {
+            kind,
+            outer_src: outer.map(|o| o.0),
+            outer_dst: outer.map(|o| o.1),
+            layers,
+        });
+        p.vlan = vlan.or(p.vlan);
+        p
+    })
+}
+
+/// Takes off one encapsulation: decodes `b` as `encap` one level deeper.
+fn descend<'a>(
+    encap: Encap,
+    b: &'a [u8],
+    depth: u8,
+    kind: TunnelKind,
+    outer: Option<(IpAddr, IpAddr)>,
+    vlan: Option<u16>,
+) -> Result<Packet<'a>, Skip> {
+    if depth >= MAX_TUNNEL_DEPTH {
+        return Err(Skip::TunnelTooDeep);
+    }
+    wrap(decode_inner(encap, b, depth + 1), kind, outer, vlan)
+}
+
+/// An Ethernet frame etherparse found no IP in: MPLS, PPPoE session or
+/// LLC/SNAP after the MAC header and VLAN tags. None: none of those.
+fn ether_encap(b: &[u8], depth: u8) -> Option<Result<Packet<'_>, Skip>> {
+    let mut at = 12;
+    let mut vlan = None;
+    let mut et = be16(b, at)?;
+    while matches!(et, 0x8100 | 0x88a8 | 0x9100) {
+        if vlan.is_none() {
+            vlan = Some(be16(b, at + 2)? & 0x0fff);
+        }
+        at += 4;
+        et = be16(b, at)?;
+    }
+    let rest = b.get(at + 2..)?;
+    if et < 0x0600 {
+        // 802.3 length: LLC/SNAP (AA AA 03, OUI, EtherType).
+        if rest.get(..3) != Some(&[0xaa, 0xaa, 0x03]) {
+            return None;
+        }
+        let inner_et = be16(rest, 6)?;
+        let inner = rest.get(8..)?;
+        return Some(descend(
+            Encap::EtherType(inner_et),
+            inner,
+            depth,
+            TunnelKind::LlcSnap,
+            None,
+            vlan,
+        ));
+    }
+    ethertype_encap(et, rest, depth, vlan)
+}
+
+/// MPLS or a PPPoE session under EtherType `et`. None: neither.
+fn ethertype_encap(
+    et: u16,
+    b: &[u8],
+    depth: u8,
+    vlan: Option<u16>,
+) -> Option<Result<Packet<'_>, Skip>> {
+    match et {
+        0x8847 | 0x8848 => {
+            let (encap, inner) = mpls(b)?;
+            Some(descend(encap, inner, depth, TunnelKind::Mpls, None, vlan))
+        }
+        0x8864 => {
+            // PPPoE: ver/type 0x11, code 0 (session data), session id, length; then PPP.
+            if b.first() != Some(&0x11) || b.get(1) != Some(&0) {
+                return None;
+            }
+            let (encap, inner) = ppp(b.get(6..)?)?;
+            Some(descend(encap, inner, depth, TunnelKind::Pppoe, None, vlan))
+        }
+        _ => None,
+    }
+}
+
+/// An MPLS label stack, then IPv4, IPv6 or (after a zero control word) Ethernet.
+fn mpls(b: &[u8]) -> Option<(Encap, &[u8])> {
+    let mut at = 0;
+    // Each label is 4 bytes; the bottom-of-stack bit ends the stack.
+    loop {
+        let label = b.get(at..at + 4)?;
+        at += 4;
+        if label[2] & 0x01 != 0 {
+            break;
+        }
+        if at > 64 {
+            return None;
+        }
+    }
+    let rest = b.get(at..)?;
+    match rest.first()? >> 4 {
+        4 | 6 => Some((Encap::Ip, rest)),
+        // Pseudowire control word (RFC 4385), then an Ethernet frame.
+        0 => Some((Encap::Ether, rest.get(4..)?)),
+        _ => None,
+    }
+}
+
+/// A PPP frame (optional FF 03, 1- or 2-byte protocol) carrying IPv4 or IPv6.
+fn ppp(b: &[u8]) -> Option<(Encap, &[u8])> {
+    let mut at = 0;
+    if b.get(0..2) == Some(&[0xff, 0x03]) {
+        at = 2;
+    }
+    let first = *b.get(at)?;
+    let (proto, len) = if first & 1 == 1 {
+        (u16::from(first), 1)
+    } else {
+        (be16(b, at)?, 2)
+    };
+    match proto {
+        0x0021 | 0x0057 => Some((Encap::Ip, b.get(at + len..)?)),
+        _ => None,
+    }
+}
+
+/// GRE (versions 0 and 1): what follows the header. None: not a GRE
+/// payload ghostport decodes (source routing, unknown protocol type).
+fn gre(b: &[u8]) -> Option<(TunnelKind, Encap, &[u8])> {
+    let flags = be16(b, 0)?;
+    let proto = be16(b, 2)?;
+    let seq = flags & 0x1000 != 0;
+    let mut at = 4;
+    match flags & 0x0007 {
+        0 => {
+            if flags & 0x4000 != 0 {
+                return None;
+            }
+            if flags & 0x8000 != 0 {
+                at += 4;
+            }
+            if flags & 0x2000 != 0 {
+                at += 4;
+            }
+            if seq {
+                at += 4;
+            }
+        }
+        1 => {
+            // Enhanced GRE (PPTP, RFC 2637): key always, sequence and ack optional, PPP inside.
+            at += 4;
+            if seq {
+                at += 4;
+            }
+            if flags & 0x0080 != 0 {
+                at += 4;
+            }
+            if proto != 0x880b {
+                return None;
+            }
+        }
+        _ => return None,
+    }
+    let rest = b.get(at..)?;
+    Some(match proto {
+        0x0800 | 0x86dd => (TunnelKind::Gre, Encap::EtherType(proto), rest),
+        0x6558 => (TunnelKind::Gre, Encap::Ether, rest),
+        0x8847 | 0x8848 => (TunnelKind::Gre, Encap::EtherType(proto), rest),
+        0x880b => {
+            let (e, inner) = ppp(rest)?;
+            (TunnelKind::Gre, e, inner)
+        }
+        // ERSPAN type II has an 8-byte header (and GRE sequence numbers);
+        // type I has neither.
+        0x88be if seq => (TunnelKind::Erspan, Encap::Ether, rest.get(8..)?),
+        0x88be => (TunnelKind::Erspan, Encap::Ether, rest),
+        // ERSPAN type III: 12 bytes, plus an 8-byte platform subheader when O is set.
+        0x22eb => {
+            let o = rest.get(11)? & 0x01 != 0;
+            (
+                TunnelKind::Erspan,
+                Encap::Ether,
+                rest.get(if o { 20 } else { 12 }..)?,
+            )
+        }
+        _ => return None,
+    })
+}
+
+/// UDP ports that may carry a tunnel (the fast path leaves them to the general one).
+#[inline]
+pub(crate) fn tunnel_udp_port(src: u16, dst: u16) -> bool {
+    matches!(dst, 4789 | 6081 | 3544) || src == 3544
+}
+
+/// A UDP payload that is VXLAN, Geneve or Teredo. None: not one of them
+/// (the datagram stays an ordinary UDP packet).
+fn udp_tunnel(sp: u16, dp: u16, b: &[u8]) -> Option<(TunnelKind, Encap, &[u8])> {
+    if dp == 4789 {
+        // VXLAN: flags (I bit set), 3 reserved, VNI, 1 reserved.
+        if b.first()? & 0x08 == 0 || b.len() < 8 + 14 {
+            return None;
+        }
+        return Some((TunnelKind::Vxlan, Encap::Ether, b.get(8..)?));
+    }
+    if dp == 6081 {
+        let v = *b.first()?;
+        if v >> 6 != 0 {
+            return None;
+        }
+        let at = 8 + usize::from(v & 0x3f) * 4;
+        let proto = be16(b, 2)?;
+        let rest = b.get(at..)?;
+        return match proto {
+            0x6558 => Some((TunnelKind::Geneve, Encap::Ether, rest)),
+            0x0800 | 0x86dd => Some((TunnelKind::Geneve, Encap::EtherType(proto), rest)),
+            _ => None,
+        };
+    }
+    if dp == 3544 || sp == 3544 {
+        // Teredo: optional authentication and origin indications, then IPv6.
+        let mut at = 0;
+        if be16(b, at)? == 0x0001 {
+            let id = usize::from(*b.get(2)?);
+            let au = usize::from(*b.get(3)?);
+            at = 4 + id + au + 8 + 1;
+        }
+        if be16(b, at)? == 0x0000 {
+            at += 8;
+        }
+        let ip = b.get(at..)?;
+        let h = ip.get(..40)?;
+        if h[0] >> 4 != 6 || usize::from(u16::from_be_bytes([h[4], h[5]])) + 40 > ip.len() {
+            return None;
+        }
+        return Some((TunnelKind::Teredo, Encap::Ip, ip));
+    }
+    None
 }
 
 fn ip_error(e: &etherparse::err::ip::LaxHeaderSliceError) -> Skip {
@@ -399,7 +735,7 @@ fn vlan_of(s: &LaxSlicedPacket<'_>) -> Option<u16> {
     })
 }
 
-fn from_sliced<'a>(s: &LaxSlicedPacket<'a>) -> Result<Packet<'a>, Skip> {
+fn from_sliced<'a>(s: &LaxSlicedPacket<'a>, depth: u8) -> Result<Packet<'a>, Skip> {
     use etherparse::err::packet::SliceError as SE;
     let Some(net) = &s.net else {
         return Err(match &s.stop_err {
@@ -447,6 +783,31 @@ fn from_sliced<'a>(s: &LaxSlicedPacket<'a>) -> Result<Packet<'a>, Skip> {
     if payload.fragmented && !frag_first {
         return Err(Skip::FragmentNotFirst);
     }
+    if !payload.fragmented && !payload.incomplete {
+        let v6 = matches!(net, LaxNetSlice::Ipv6(_));
+        let ip_tunnel = match payload.ip_number.0 {
+            4 if v6 => Some(TunnelKind::FourInSix),
+            4 => Some(TunnelKind::Ipip),
+            41 if v6 => Some(TunnelKind::SixInSix),
+            41 => Some(TunnelKind::SixInFour),
+            _ => None,
+        };
+        if let Some(kind) = ip_tunnel {
+            return descend(
+                Encap::Ip,
+                payload.payload,
+                depth,
+                kind,
+                Some((src, dst)),
+                vlan,
+            );
+        }
+        if payload.ip_number.0 == 47
+            && let Some((kind, encap, inner)) = gre(payload.payload)
+        {
+            return descend(encap, inner, depth, kind, Some((src, dst)), vlan);
+        }
+    }
     let mut p = match &s.transport {
         Some(TransportSlice::Tcp(tcp)) => tcp_packet(src, dst, tcp),
         Some(TransportSlice::Udp(udp)) => udp_packet(src, dst, udp),
@@ -461,6 +822,14 @@ fn from_sliced<'a>(s: &LaxSlicedPacket<'a>) -> Result<Packet<'a>, Skip> {
     };
     p.vlan = vlan;
     p.first_fragment = payload.fragmented;
+    if p.transport == Transport::Udp
+        && !payload.fragmented
+        && p.kind == PacketKind::Normal
+        && tunnel_udp_port(p.src_port, p.dst_port)
+        && let Some((kind, encap, inner)) = udp_tunnel(p.src_port, p.dst_port, p.payload)
+    {
+        return descend(encap, inner, depth, kind, Some((src, dst)), vlan);
+    }
     Ok(p)
 }
 
@@ -479,6 +848,7 @@ fn tcp_packet<'a>(src: IpAddr, dst: IpAddr, tcp: &TcpSlice<'a>) -> Packet<'a> {
         vlan: None,
         first_fragment: false,
         kind: PacketKind::Normal,
+        tunnel: None,
     }
 }
 
@@ -498,6 +868,7 @@ fn udp_packet<'a>(src: IpAddr, dst: IpAddr, udp: &UdpSlice<'a>) -> Packet<'a> {
         vlan: None,
         first_fragment: false,
         kind: PacketKind::Normal,
+        tunnel: None,
     }
 }
 
@@ -554,6 +925,7 @@ fn transport_fallback<'a>(
         vlan: None,
         first_fragment: payload.fragmented,
         kind: PacketKind::Normal,
+        tunnel: None,
     })
 }
 
@@ -624,6 +996,7 @@ fn icmp_error(ty: u8, code: u8, quoted: &[u8], v6: bool) -> Result<Packet<'_>, S
             icmp_type: ty,
             code,
         },
+        tunnel: None,
     })
 }
 
@@ -810,6 +1183,79 @@ mod tests {
         }
         // The common case does take the fast path.
         assert!(fast_hits > 1000, "{fast_hits}");
+    }
+
+    /// VXLAN, GRE, IP-in-IP nested: the inner flow comes out with the
+    /// outermost tunnel; deeper than MAX_TUNNEL_DEPTH is counted; the fast
+    /// path leaves tunnel ports to the general one.
+    #[test]
+    fn tunnels_nest_up_to_the_limit() {
+        let inner = udp_eth(384, b"ghost");
+        let ip = inner[14..].to_vec();
+        let outer_ip = |proto: u8, payload: &[u8]| -> Vec<u8> {
+            let mut h = etherparse::Ipv4Header::new(
+                payload.len() as u16,
+                64,
+                IpNumber(proto),
+                [198, 51, 100, 1],
+                [198, 51, 100, 2],
+            )
+            .unwrap();
+            h.header_checksum = h.calc_header_checksum();
+            let mut v = h.to_bytes().to_vec();
+            v.extend_from_slice(payload);
+            v
+        };
+        let mut vx = vec![0x08, 0, 0, 0, 0, 0, 1, 0];
+        vx.extend_from_slice(&inner);
+        let mut frame = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([198, 51, 100, 1], [198, 51, 100, 2], 64)
+            .udp(50000, 4789)
+            .write(&mut frame, &vx)
+            .unwrap();
+        assert_eq!(fast::ethernet(&frame), None);
+        let p = decode(Some(LinkType::Ethernet), &frame).unwrap();
+        assert_eq!(p.dst_port, 384);
+        assert_eq!(p.payload, b"ghost");
+        let t = p.tunnel.unwrap();
+        assert_eq!((t.kind, t.layers), (TunnelKind::Vxlan, 1));
+        assert_eq!(t.outer_dst, Some("198.51.100.2".parse().unwrap()));
+        // IP-in-IP, nested.
+        let mut pkt = ip.clone();
+        for depth in 1..=MAX_TUNNEL_DEPTH + 1 {
+            pkt = outer_ip(4, &pkt);
+            let r = decode(Some(LinkType::Raw), &pkt);
+            assert_eq!(r, decode_general(Some(LinkType::Raw), &pkt));
+            if depth <= MAX_TUNNEL_DEPTH {
+                let t = r.unwrap().tunnel.unwrap();
+                assert_eq!((t.kind, t.layers), (TunnelKind::Ipip, depth));
+            } else {
+                assert_eq!(r, Err(Skip::TunnelTooDeep));
+            }
+        }
+        // GRE with a key, every prefix and every byte changed: no panic,
+        // fast == general.
+        let mut gre = vec![0x20, 0, 0x08, 0x00, 0, 0, 0, 42];
+        gre.extend_from_slice(&ip);
+        let g = outer_ip(47, &gre);
+        let p = decode(Some(LinkType::Raw), &g).unwrap();
+        assert_eq!(p.tunnel.unwrap().kind, TunnelKind::Gre);
+        let mut m = g.clone();
+        for i in 0..m.len() {
+            for n in [i, m.len()] {
+                let _ = decode(Some(LinkType::Raw), &m[..n]);
+            }
+            let orig = m[i];
+            for v in [0u8, 0x45, 0x60, 0xff, 47, 4, 41] {
+                m[i] = v;
+                assert_eq!(
+                    decode(Some(LinkType::Raw), &m),
+                    decode_general(Some(LinkType::Raw), &m)
+                );
+            }
+            m[i] = orig;
+        }
     }
 
     #[test]

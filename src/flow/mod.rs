@@ -199,6 +199,9 @@ pub struct Flow {
     heads: Option<Box<[PayloadHead; 2]>>,
     /// Outermost VLAN id of the first packet.
     pub vlan: Option<u16>,
+    /// The tunnel the first tunnelled packet came out of (outer addresses
+    /// kept as context); boxed: most flows have none.
+    pub tunnel: Option<Box<crate::decode::Tunnel>>,
     /// Packets that were the first fragment of a fragmented datagram.
     pub fragments: u32,
     /// Why it left the table (set when it does).
@@ -303,6 +306,7 @@ impl Flow {
             icmp_last: None,
             heads: None,
             vlan: None,
+            tunnel: None,
             fragments: 0,
             end: EndReason::EndOfInput,
             keep_payload: false,
@@ -747,6 +751,11 @@ impl FlowTable {
         if p.first_fragment {
             f.fragments += 1;
         }
+        if f.tunnel.is_none()
+            && let Some(t) = p.tunnel
+        {
+            f.tunnel = Some(Box::new(t));
+        }
         f.last_ts = f.last_ts.max(ts);
     }
 
@@ -876,6 +885,7 @@ fn new_flow(cfg: &FlowConfig, id: u64, p: &Packet<'_>, ts: i64, a: Endpoint, b: 
         icmp_last: None,
         heads: None,
         vlan: p.vlan,
+        tunnel: p.tunnel.map(Box::new),
         fragments: 0,
         end: EndReason::EndOfInput,
         keep_payload: keep_payload(cfg, p.transport, server.port),
@@ -963,6 +973,7 @@ mod tests {
             vlan: None,
             first_fragment: false,
             kind: PacketKind::Normal,
+            tunnel: None,
         }
     }
 

@@ -73,6 +73,7 @@ fn packet(p: &Pkt, reverse: bool) -> Packet<'static> {
         vlan: None,
         first_fragment: false,
         kind: PacketKind::Normal,
+        tunnel: None,
     }
 }
 
