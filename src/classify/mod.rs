@@ -151,7 +151,7 @@ impl FlowRecord {
             icmp_errors: f.icmp_errors,
             end: f.end,
             vlan: f.vlan,
-            tunnel: f.tunnel.as_deref().copied(),
+            tunnel: f.tunnel(),
             identification,
             community_id: String::new(),
             filter: None,

@@ -196,12 +196,9 @@ pub struct Flow {
     pub icmp_last: Option<(u8, u8)>,
     /// First payload bytes (client → server, server → client); allocated
     /// at the first kept byte, so flows without kept payload stay small.
-    heads: Option<Box<[PayloadHead; 2]>>,
+    heads: Option<Box<Extra>>,
     /// Outermost VLAN id of the first packet.
     pub vlan: Option<u16>,
-    /// The tunnel the first tunnelled packet came out of (outer addresses
-    /// kept as context); boxed: most flows have none.
-    pub tunnel: Option<Box<crate::decode::Tunnel>>,
     /// Packets that were the first fragment of a fragmented datagram.
     pub fragments: u32,
     /// Why it left the table (set when it does).
@@ -209,6 +206,14 @@ pub struct Flow {
     keep_payload: bool,
     fin_c2s: bool,
     fin_s2c: bool,
+}
+
+/// What only some flows have, boxed so a flow stays small: the payload
+/// heads (ghost-port flows) and the tunnel the flow came out of.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Extra {
+    heads: [PayloadHead; 2],
+    tunnel: Option<crate::decode::Tunnel>,
 }
 
 /// An empty payload head, for flows that kept none.
@@ -306,7 +311,6 @@ impl Flow {
             icmp_last: None,
             heads: None,
             vlan: None,
-            tunnel: None,
             fragments: 0,
             end: EndReason::EndOfInput,
             keep_payload: false,
@@ -315,14 +319,20 @@ impl Flow {
         }
     }
 
+    /// The tunnel the flow's first tunnelled packet came out of (outer
+    /// addresses kept as context).
+    pub fn tunnel(&self) -> Option<crate::decode::Tunnel> {
+        self.heads.as_deref().and_then(|x| x.tunnel)
+    }
+
     /// First payload bytes client → server (empty when none were kept).
     pub fn c2s_head(&self) -> &PayloadHead {
-        self.heads.as_deref().map_or(&EMPTY_HEAD, |h| &h[0])
+        self.heads.as_deref().map_or(&EMPTY_HEAD, |h| &h.heads[0])
     }
 
     /// First payload bytes server → client (empty when none were kept).
     pub fn s2c_head(&self) -> &PayloadHead {
-        self.heads.as_deref().map_or(&EMPTY_HEAD, |h| &h[1])
+        self.heads.as_deref().map_or(&EMPTY_HEAD, |h| &h.heads[1])
     }
 
     /// The server answered: for TCP a SYN-ACK, payload, or any packet that is
@@ -357,7 +367,7 @@ impl Flow {
         std::mem::swap(&mut self.client, &mut self.server);
         std::mem::swap(&mut self.c2s, &mut self.s2c);
         if let Some(h) = self.heads.as_deref_mut() {
-            h.swap(0, 1);
+            h.heads.swap(0, 1);
         }
         std::mem::swap(&mut self.fin_c2s, &mut self.fin_s2c);
         self.orientation = orientation;
@@ -746,15 +756,14 @@ impl FlowTable {
         if f.keep_payload && !p.payload.is_empty() {
             let seq = (p.transport == Transport::Tcp).then_some(p.seq);
             let heads = f.heads.get_or_insert_with(Default::default);
-            heads[usize::from(!from_client)].push(p.payload, seq, cap);
+            heads.heads[usize::from(!from_client)].push(p.payload, seq, cap);
         }
         if p.first_fragment {
             f.fragments += 1;
         }
-        if f.tunnel.is_none()
-            && let Some(t) = p.tunnel
-        {
-            f.tunnel = Some(Box::new(t));
+        if let Some(t) = p.tunnel {
+            let x = f.heads.get_or_insert_with(Default::default);
+            x.tunnel.get_or_insert(t);
         }
         f.last_ts = f.last_ts.max(ts);
     }
@@ -883,9 +892,13 @@ fn new_flow(cfg: &FlowConfig, id: u64, p: &Packet<'_>, ts: i64, a: Endpoint, b: 
         last_ts: ts,
         icmp_errors: 0,
         icmp_last: None,
-        heads: None,
+        heads: p.tunnel.map(|t| {
+            Box::new(Extra {
+                heads: Default::default(),
+                tunnel: Some(t),
+            })
+        }),
         vlan: p.vlan,
-        tunnel: p.tunnel.map(Box::new),
         fragments: 0,
         end: EndReason::EndOfInput,
         keep_payload: keep_payload(cfg, p.transport, server.port),
