@@ -1326,12 +1326,13 @@ mod memory_tests {
                 vlan: None,
                 first_fragment: false,
                 kind: PacketKind::Normal,
+                tunnel: None,
             };
             t.update(&pkt, ts, 60);
         };
         for i in 0..3u16 {
-            send(&mut t, "192.0.2.10", 50000 + i, "203.0.113.79", 3479, &stun);
-            send(&mut t, "203.0.113.79", 3479, "192.0.2.10", 50000 + i, &stun);
+            send(&mut t, "192.0.2.10", 50000 + i, "203.0.113.79", 3480, &stun);
+            send(&mut t, "203.0.113.79", 3480, "192.0.2.10", 50000 + i, &stun);
         }
         send(&mut t, "192.0.2.10", 51000, "203.0.113.86", 386, &unknown);
         send(&mut t, "203.0.113.86", 386, "192.0.2.10", 51000, &unknown);
