@@ -170,22 +170,28 @@ pub struct Analyzer<'kb> {
 }
 
 impl<'kb> Analyzer<'kb> {
-    /// A new analyzer. Payload is kept only for flows whose server port is
-    /// ghost or named by a site `deny` rule (the only flows identified).
+    /// A new analyzer. Payload is kept only for flows the classifier may
+    /// identify ([`crate::classify::payload_need`]): in full on ghost,
+    /// unassigned and rule-named ports, the first bytes on the busiest
+    /// implemented ports (HTTP, HTTPS, DNS) for port mismatches.
     pub fn new(kb: &'kb KnowledgeBase, cfg: &AnalysisConfig) -> Analyzer<'kb> {
         let mut flow_cfg = cfg.flow.clone();
         if flow_cfg.payload_ports.is_none() {
             let mut set = crate::flow::PortSet::default();
+            let mut sniff = crate::flow::PortSet::default();
             for t in [crate::Transport::Tcp, crate::Transport::Udp] {
                 for port in 0..=u16::MAX {
-                    if kb.class(port, t) == PortClass::Ghost
-                        || cfg.classify.policy.mentions(port, t)
-                    {
-                        set.insert(t, port);
+                    match crate::classify::payload_need(kb, &cfg.classify, port, t) {
+                        crate::classify::PayloadNeed::Full => set.insert(t, port),
+                        crate::classify::PayloadNeed::Sniff => sniff.insert(t, port),
+                        crate::classify::PayloadNeed::None => {}
                     }
                 }
             }
             flow_cfg.payload_ports = Some(set);
+            if flow_cfg.sniff_ports.is_none() {
+                flow_cfg.sniff_ports = Some(sniff);
+            }
         }
         if flow_cfg.ghost_ports.is_none() {
             let mut set = crate::flow::PortSet::default();
@@ -232,7 +238,9 @@ impl<'kb> Analyzer<'kb> {
         let mut set = crate::flow::PortSet::default();
         for t in [crate::Transport::Tcp, crate::Transport::Udp] {
             for port in 0..=u16::MAX {
-                if kb.class(port, t) == PortClass::Ghost || cfg.classify.policy.mentions(port, t) {
+                if crate::classify::payload_need(kb, &cfg.classify, port, t)
+                    != crate::classify::PayloadNeed::None
+                {
                     set.insert(t, port);
                 }
             }

@@ -56,9 +56,13 @@ pub(super) fn read_all(
     base: u64,
     progress: &mut dyn Progress,
 ) -> Result<(), CaptureError> {
-    let copy_ports = az.table.payload_ports().cloned();
-    let cap = az.table.payload_cap();
-    let control = az.control_ports.clone();
+    let copy = CopyCaps {
+        payload: az.table.payload_ports().cloned(),
+        sniff: az.table.sniff_ports().cloned(),
+        cap: az.table.payload_cap(),
+        sniff_cap: az.table.sniff_cap(),
+        control: az.control_ports.clone(),
+    };
     let (full_tx, full_rx) = sync_channel::<Batch>(IN_FLIGHT);
     let (empty_tx, empty_rx) = sync_channel::<Batch>(IN_FLIGHT + 2);
     let frames_before = az.decoder.frames();
@@ -72,9 +76,7 @@ pub(super) fn read_all(
             .spawn_scoped(scope, move || {
                 let source = slot_ref.lock().ok().and_then(|mut s| s.take());
                 match source {
-                    Some(src) => {
-                        reader(src, &full_tx, &empty_rx, copy_ports.as_ref(), cap, &control)
-                    }
+                    Some(src) => reader(src, &full_tx, &empty_rx, &copy),
                     None => (FrameDecoder::default(), Ok(())),
                 }
             });
@@ -128,14 +130,42 @@ fn apply(
     }
 }
 
+/// How many payload bytes of a packet cross to the analysing thread: what
+/// the flow table may keep of it (`FlowTable::copy_cap`, here without the table).
+struct CopyCaps {
+    payload: Option<PortSet>,
+    sniff: Option<PortSet>,
+    cap: usize,
+    sniff_cap: usize,
+    /// Control ports (negotiated ports): their packets cross whole, up to
+    /// what the analysing side looks at.
+    control: PortSet,
+}
+
+impl CopyCaps {
+    #[inline]
+    fn cap_for(&self, p: &Packet<'_>) -> usize {
+        let on = |s: &PortSet| {
+            s.contains(p.transport, p.src_port) || s.contains(p.transport, p.dst_port)
+        };
+        if on(&self.control) {
+            self.cap.max(MAX_CONTROL_PAYLOAD)
+        } else if self.payload.as_ref().is_none_or(on) {
+            self.cap
+        } else if self.sniff.as_ref().is_some_and(on) {
+            self.sniff_cap
+        } else {
+            0
+        }
+    }
+}
+
 /// The reading side. Returns its frame counters and how the input ended.
 fn reader(
     source: &mut (dyn FrameSource + Send),
     full: &SyncSender<Batch>,
     empty: &Receiver<Batch>,
-    copy_ports: Option<&PortSet>,
-    cap: usize,
-    control: &PortSet,
+    copy: &CopyCaps,
 ) -> (FrameDecoder, Result<(), CaptureError>) {
     let mut dec = FrameDecoder::default();
     let mut checked_link = false;
@@ -171,20 +201,7 @@ fn reader(
         };
         match dec.frame(&frame) {
             Ok(p) => {
-                let keep = copy_ports.is_none_or(|s| {
-                    s.contains(p.transport, p.src_port) || s.contains(p.transport, p.dst_port)
-                });
-                // Control-port packets (negotiated ports) cross whole, up
-                // to what the analysing side looks at.
-                let ctl = control.contains(p.transport, p.src_port)
-                    || control.contains(p.transport, p.dst_port);
-                let take = if ctl {
-                    p.payload.len().min(cap.max(MAX_CONTROL_PAYLOAD))
-                } else if keep {
-                    p.payload.len().min(cap)
-                } else {
-                    0
-                };
+                let take = p.payload.len().min(copy.cap_for(&p));
                 let at = batch.arena.len();
                 if let Some(bytes) = p.payload.get(..take) {
                     batch.arena.extend_from_slice(bytes);

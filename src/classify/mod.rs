@@ -13,12 +13,20 @@
 //! * **ghost source port**: a ghost port used as *source* port towards a well-known service;
 //! * **blocked / dead**: unanswered attempts, RSTs, ICMP unreachable (lower severity).
 //!
+//! Two more kinds of finding look beyond ghost ports ([`FindingKind`]):
+//! an **unregistered service** (a server answering, or a one-way stream
+//! carrying data, on a port IANA never assigned) and a **port mismatch**
+//! (a recognised protocol on a port implemented for another one, see
+//! `expected.rs`). Their base scores are below a ghost port's; what the
+//! payload shows (`identify::content`) raises or lowers every kind.
+//!
 //! Everything here is bounded: findings, clients and flows kept per finding
 //! and sweep sources are capped, and what did not fit is counted.
 
 pub mod attribution;
+mod expected;
 mod explain;
-mod severity;
+pub mod severity;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -30,6 +38,7 @@ pub use severity::{Severity, SeverityLevel};
 
 use crate::Transport;
 use crate::flow::{DirStats, EndReason, Endpoint, Flow, Orientation};
+use crate::identify::content::Indicator;
 use crate::identify::negotiate::{Announcement, NegotiationStats, Negotiations};
 use crate::identify::{self, Identification};
 use crate::knowledge::{KnowledgeBase, PortClass, Verdict, policy::Policy};
@@ -59,6 +68,71 @@ pub struct ClassifyConfig {
     pub long_session_s: f64,
     /// A session with at least this many bytes (both ways) is high-volume.
     pub high_volume_bytes: u64,
+    /// At least this many sessions from one client are "repeated sessions".
+    pub repeated_sessions_min: usize,
+    /// Which kinds of finding to report (`--kinds`).
+    pub kinds: Kinds,
+}
+
+/// The kinds of finding selected with `--kinds` (default: all three).
+/// `ghost-port` covers its sweeps and ghost source ports too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kinds {
+    /// Ghost-port findings, sweeps and ghost source ports.
+    pub ghost_port: bool,
+    /// Unregistered services.
+    pub unregistered_service: bool,
+    /// Port mismatches.
+    pub port_mismatch: bool,
+}
+
+impl Default for Kinds {
+    fn default() -> Self {
+        Kinds {
+            ghost_port: true,
+            unregistered_service: true,
+            port_mismatch: true,
+        }
+    }
+}
+
+impl Kinds {
+    /// The names `--kinds` accepts.
+    pub const NAMES: [&'static str; 3] = ["ghost-port", "unregistered-service", "port-mismatch"];
+
+    /// Parses a comma-separated list of kind names (`all` selects every kind).
+    pub fn parse(list: &str) -> Result<Kinds, String> {
+        let mut k = Kinds {
+            ghost_port: false,
+            unregistered_service: false,
+            port_mismatch: false,
+        };
+        for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match name {
+                "ghost-port" => k.ghost_port = true,
+                "unregistered-service" => k.unregistered_service = true,
+                "port-mismatch" => k.port_mismatch = true,
+                "all" => k = Kinds::default(),
+                other => {
+                    return Err(format!(
+                        "unknown finding kind '{other}': use a comma-separated list of {}, or all",
+                        Kinds::NAMES.join(", ")
+                    ));
+                }
+            }
+        }
+        if k == (Kinds {
+            ghost_port: false,
+            unregistered_service: false,
+            port_mismatch: false,
+        }) {
+            return Err(format!(
+                "no finding kind selected: use a comma-separated list of {}, or all",
+                Kinds::NAMES.join(", ")
+            ));
+        }
+        Ok(k)
+    }
 }
 
 impl Default for ClassifyConfig {
@@ -75,8 +149,49 @@ impl Default for ClassifyConfig {
             beacon_min_interval_s: 1.0,
             long_session_s: 3600.0,
             high_volume_bytes: 10 * 1024 * 1024,
+            repeated_sessions_min: 10,
+            kinds: Kinds::default(),
         }
     }
+}
+
+/// How much payload the classifier needs from flows on a server port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayloadNeed {
+    /// None: flows there are never identified.
+    None,
+    /// The first bytes (the flow table's sniff cap): enough to tell a
+    /// protocol for a port mismatch on a busy port.
+    Sniff,
+    /// Up to the payload cap.
+    Full,
+}
+
+/// What the classifier needs from flows whose server is (port, transport):
+/// ghost, unassigned and site-rule ports in full; ports with an expected
+/// protocol in full, except the busiest (80, 443, 53) whose first bytes
+/// suffice to see a mismatch.
+pub fn payload_need(
+    kb: &KnowledgeBase,
+    cfg: &ClassifyConfig,
+    port: u16,
+    t: Transport,
+) -> PayloadNeed {
+    let class = kb.class(port, t);
+    if cfg.policy.mentions(port, t)
+        || (cfg.kinds.ghost_port && class == PortClass::Ghost)
+        || (cfg.kinds.unregistered_service && class == PortClass::Unassigned)
+    {
+        return PayloadNeed::Full;
+    }
+    if cfg.kinds.port_mismatch && expected::expected(port, t).is_some() {
+        return if matches!(port, 80 | 443 | 53) {
+            PayloadNeed::Sniff
+        } else {
+            PayloadNeed::Full
+        };
+    }
+    PayloadNeed::None
 }
 
 /// A flow as it appears in reports.
@@ -169,15 +284,30 @@ pub enum FindingKind {
     Sweep,
     /// A ghost port used as source port towards a well-known service.
     GhostSourcePort,
+    /// A server (or a one-way stream with data) on a port IANA never assigned.
+    UnregisteredService,
+    /// A recognised protocol on a port implemented for a different protocol.
+    PortMismatch,
 }
 
 impl FindingKind {
-    /// The machine name used in reports.
+    /// Every kind, in report order for ties.
+    pub const ALL: [FindingKind; 5] = [
+        FindingKind::GhostPort,
+        FindingKind::Sweep,
+        FindingKind::GhostSourcePort,
+        FindingKind::UnregisteredService,
+        FindingKind::PortMismatch,
+    ];
+
+    /// Machine name, identical to the serde representation.
     pub fn as_str(self) -> &'static str {
         match self {
             FindingKind::GhostPort => "ghost-port",
             FindingKind::Sweep => "sweep",
             FindingKind::GhostSourcePort => "ghost-source-port",
+            FindingKind::UnregisteredService => "unregistered-service",
+            FindingKind::PortMismatch => "port-mismatch",
         }
     }
 }
@@ -299,6 +429,10 @@ pub struct Finding {
     pub behaviours: Vec<Behaviour>,
     /// Distinct payload identifications.
     pub protocols: Vec<SeenProtocol>,
+    /// What the payload showed (shell text, check-in, executable...), with
+    /// the bytes that matched.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub indicators: Vec<Indicator>,
     /// First packet, ns.
     pub first_ts: i64,
     /// Last packet, ns.
@@ -359,6 +493,10 @@ struct Acc {
     max_bytes: u64,
     /// Set once the findings cap is reached (see `Classifier::ranked`).
     rank: Rank,
+    /// Most packets (both ways) in one flow.
+    max_packets: u64,
+    /// Distinct content indicators (first of each kind and direction).
+    indicators: Vec<Indicator>,
 }
 
 impl Acc {
@@ -377,6 +515,19 @@ impl Acc {
         }
         self.longest_ns = self.longest_ns.max(f.last_ts - f.first_ts);
         self.max_bytes = self.max_bytes.max(f.c2s.bytes + f.s2c.bytes);
+        self.max_packets = self.max_packets.max(f.c2s.packets + f.s2c.packets);
+        if ident.is_some() && self.indicators.len() < 8 {
+            for i in identify::content::indicators(&f.c2s_head().bytes, &f.s2c_head().bytes) {
+                if self.indicators.len() < 8
+                    && !self
+                        .indicators
+                        .iter()
+                        .any(|x| x.kind == i.kind && x.direction == i.direction)
+                {
+                    self.indicators.push(i);
+                }
+            }
+        }
         // Start times only for as many clients as are listed (memory stays
         // bounded with millions of distinct clients; found by
         // tests/resource_limits.rs).
@@ -633,7 +784,15 @@ impl<'kb> Classifier<'kb> {
             Transport::Udp => self.counts.udp += 1,
         }
         let (ghost, rule) = self.port_status(f.server.port, f.transport, f.server.ip);
+        let ghost = ghost && self.cfg.kinds.ghost_port;
         let mut ident = None;
+        let mut other = None;
+        if !ghost {
+            other = self.other_kind(f);
+            if let Some((_, id)) = &other {
+                ident = Some(id.clone());
+            }
+        }
         if ghost {
             self.counts.ghost += 1;
             ident = Some(identify::identify(
@@ -670,6 +829,25 @@ impl<'kb> Classifier<'kb> {
             self.add_to(key, f, ident);
             return;
         }
+        if let Some((kind, _)) = other {
+            let key = EndpointKey {
+                kind,
+                transport: f.transport,
+                ip: f.server.ip,
+                port: f.server.port,
+            };
+            if let Some(i) = rule {
+                let e = self.suppressed.entry(i).or_default();
+                e.0 += 1;
+                e.1.insert(key);
+                return;
+            }
+            self.add_to(key, f, ident);
+            return;
+        }
+        if !self.cfg.kinds.ghost_port {
+            return;
+        }
         // Ghost source port towards a well-known service: only privileged
         // (< 1024) source ports, which clients do not pick by chance.
         if f.client.port < 1024
@@ -688,6 +866,30 @@ impl<'kb> Classifier<'kb> {
             };
             self.add_to(key, f, None);
         }
+    }
+
+    /// An unregistered service or a port mismatch, with the flow's
+    /// identification (made once here, only for flows that may be one).
+    fn other_kind(&self, f: &Flow) -> Option<(FindingKind, Identification)> {
+        let (port, t) = (f.server.port, f.transport);
+        let has_data = f.c2s.payload_bytes > 0 || f.s2c.payload_bytes > 0;
+        if self.cfg.kinds.unregistered_service
+            && self.kb.class(port, t) == PortClass::Unassigned
+            && (f.answered() || (has_data && t == Transport::Tcp))
+        {
+            let id = identify::identify(t, &f.c2s_head().bytes, &f.s2c_head().bytes);
+            return Some((FindingKind::UnregisteredService, id));
+        }
+        if self.cfg.kinds.port_mismatch
+            && has_data
+            && let Some(e) = expected::expected(port, t)
+        {
+            let id = identify::identify(t, &f.c2s_head().bytes, &f.s2c_head().bytes);
+            if expected::contradicts(e, id.protocol) {
+                return Some((FindingKind::PortMismatch, id));
+            }
+        }
+        None
     }
 
     fn add_to(&mut self, key: EndpointKey, f: &Flow, ident: Option<Identification>) {
@@ -965,6 +1167,7 @@ impl<'kb> Classifier<'kb> {
                 evidence: ev,
             }],
             protocols: Vec::new(),
+            indicators: Vec::new(),
             first_ts,
             last_ts,
             clients: vec![src],
@@ -1065,8 +1268,30 @@ impl<'kb> Classifier<'kb> {
                 evidence: ev,
             });
         }
-        let severity = severity::endpoint(key.kind, t, &acc.protocols, &behaviours, &verdict);
-        let explained = if key.kind == FindingKind::GhostPort {
+        let expected = (key.kind == FindingKind::PortMismatch)
+            .then(|| expected::expected(key.port, key.transport).map(|e| e.name))
+            .flatten();
+        if let Some(b) = contradiction(key, &verdict, &acc.protocols, expected) {
+            behaviours.push(b);
+        }
+        let max_sessions_per_client = acc.starts.values().map(Vec::len).max().unwrap_or(0);
+        let severity = severity::endpoint(&severity::Input {
+            kind: key.kind,
+            totals: t,
+            protocols: &acc.protocols,
+            behaviours: &behaviours,
+            verdict: &verdict,
+            indicators: &acc.indicators,
+            max_sessions_per_client,
+            repeated_sessions_min: self.cfg.repeated_sessions_min,
+            max_flow_packets: acc.max_packets,
+            udp: key.transport == Transport::Udp,
+            expected,
+        });
+        let explained = if matches!(
+            key.kind,
+            FindingKind::GhostPort | FindingKind::UnregisteredService | FindingKind::PortMismatch
+        ) {
             let negotiated = self
                 .negotiated
                 .get(&key)
@@ -1093,7 +1318,7 @@ impl<'kb> Classifier<'kb> {
         }
         attack.sort();
         attack.dedup_by(|a, b| a.id == b.id);
-        let title = finding_title(key, &verdict, t, &acc.protocols);
+        let title = finding_title(key, &verdict, t, &acc.protocols, expected);
         let clients_total = acc.clients.len() as u64;
         Finding {
             id: String::new(),
@@ -1109,6 +1334,7 @@ impl<'kb> Classifier<'kb> {
             attack,
             behaviours,
             protocols: acc.protocols,
+            indicators: acc.indicators,
             first_ts: acc.first_ts,
             last_ts: acc.last_ts,
             clients: acc
@@ -1176,7 +1402,21 @@ fn rank(
             mark("high-volume");
         }
     }
-    let sev = severity::endpoint(key.kind, &acc.totals, &acc.protocols, &behaviours, verdict);
+    let sev = severity::endpoint(&severity::Input {
+        kind: key.kind,
+        totals: &acc.totals,
+        protocols: &acc.protocols,
+        behaviours: &behaviours,
+        verdict,
+        indicators: &acc.indicators,
+        max_sessions_per_client: acc.starts.values().map(Vec::len).max().unwrap_or(0),
+        repeated_sessions_min: cfg.repeated_sessions_min,
+        max_flow_packets: acc.max_packets,
+        udp: key.transport == Transport::Udp,
+        expected: (key.kind == FindingKind::PortMismatch)
+            .then(|| expected::expected(key.port, key.transport).map(|e| e.name))
+            .flatten(),
+    });
     // Explained findings rank as low as they will be reported.
     let app = (key.kind == FindingKind::GhostPort)
         .then(|| explain::by_application(&acc.protocols))
@@ -1203,13 +1443,27 @@ fn all_negotiated(
         .is_some_and(|(n, _)| *n >= acc.totals.flows)
 }
 
-fn finding_title(key: EndpointKey, v: &Verdict, t: &FlowTotals, protos: &[SeenProtocol]) -> String {
-    let name = v
+fn finding_title(
+    key: EndpointKey,
+    v: &Verdict,
+    t: &FlowTotals,
+    protos: &[SeenProtocol],
+    expected: Option<&str>,
+) -> String {
+    let service = v
         .record
         .as_ref()
         .map(|r| r.service_name.as_str())
-        .filter(|s| !s.is_empty())
-        .unwrap_or("?");
+        .filter(|s| !s.is_empty());
+    let name = match (key.kind, service) {
+        (FindingKind::UnregisteredService, _) => "unassigned".to_owned(),
+        (FindingKind::PortMismatch, s) => format!(
+            "{}, implemented for {}",
+            s.unwrap_or("?"),
+            expected.unwrap_or("another protocol")
+        ),
+        (_, s) => s.unwrap_or("?").to_owned(),
+    };
     if key.kind == FindingKind::GhostSourcePort {
         return format!(
             "ghost source port {}/{} ({name}) used towards well-known services",
@@ -1220,6 +1474,8 @@ fn finding_title(key: EndpointKey, v: &Verdict, t: &FlowTotals, protos: &[SeenPr
         "answered, data both ways"
     } else if t.answered > 0 {
         "answered"
+    } else if t.c2s.payload_bytes > 0 || t.s2c.payload_bytes > 0 {
+        "one-way stream with data"
     } else if t.rejected > 0 {
         "refused (RST)"
     } else if t.icmp_errors > 0 {
@@ -1236,6 +1492,75 @@ fn finding_title(key: EndpointKey, v: &Verdict, t: &FlowTotals, protos: &[SeenPr
         "{}/{} ({name}) on {}: {state}{speaks}",
         key.port, key.transport, key.ip
     )
+}
+
+/// Where the registry names a service and the traffic is something else,
+/// say both ("registry: ndmp; traffic: TLS ..."), for ghost ports and port
+/// mismatches.
+fn contradiction(
+    key: EndpointKey,
+    v: &Verdict,
+    protos: &[SeenProtocol],
+    expected: Option<&str>,
+) -> Option<Behaviour> {
+    if !matches!(key.kind, FindingKind::GhostPort | FindingKind::PortMismatch) {
+        return None;
+    }
+    let service = v
+        .record
+        .as_ref()
+        .map(|r| r.service_name.as_str())
+        .filter(|s| !s.is_empty())?;
+    let p = protos
+        .iter()
+        .find(|p| p.identification.protocol.is_well_known_application())?;
+    let id = &p.identification;
+    // A recogniser that says the registry's own service is no contradiction.
+    if id.protocol.as_str().eq_ignore_ascii_case(service) {
+        return None;
+    }
+    let traffic = describe_traffic(id);
+    let registry = match expected {
+        Some(e) => format!("{service} (implemented for {e})"),
+        None => service.to_owned(),
+    };
+    let mut ev = BTreeMap::new();
+    ev.insert("registry_service", serde_json::json!(service));
+    ev.insert("traffic_protocol", serde_json::json!(id.protocol.as_str()));
+    ev.insert("flows", serde_json::json!(p.flows));
+    Some(Behaviour {
+        kind: "registry-contradiction",
+        detail: format!("registry: {registry}; traffic: {traffic}"),
+        evidence: ev,
+    })
+}
+
+/// A short description of what a flow carried, for the contradiction line.
+fn describe_traffic(id: &Identification) -> String {
+    let mut s = id.protocol.as_str().to_uppercase();
+    if id.protocol == identify::Protocol::Tls {
+        if let Some(sni) = id.field("tls.sni") {
+            s.push_str(&format!(" to {sni}"));
+        } else if id.field("tls.handshake") == Some("client_hello")
+            && id.field("tls.partial").is_none()
+        {
+            s.push_str(" without SNI");
+        }
+        let self_signed = id.field("tls.cert.self_signed") == Some("true");
+        if let Some(subject) = id.field("tls.cert.subject") {
+            s.push_str(&format!(
+                " with a {}certificate {subject}",
+                if self_signed { "self-signed " } else { "" }
+            ));
+        }
+    } else if let Some(b) = id
+        .field("ssh.banner")
+        .or_else(|| id.field("http.host"))
+        .or_else(|| id.field("http.server"))
+    {
+        s.push_str(&format!(" ({b})"));
+    }
+    s
 }
 
 fn tag(id: &str, name: &str) -> AttackTag {

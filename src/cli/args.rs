@@ -297,6 +297,9 @@ pub struct AnalysisArgs {
     /// Idle timeout for UDP flows, seconds of capture time.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub udp_timeout: u32,
+    /// Kinds of finding to report, comma-separated: ghost-port (with sweeps and ghost source ports), unregistered-service, port-mismatch, or all.
+    #[arg(long, default_value = "all", value_name = "LIST")]
+    pub kinds: String,
     /// Site policy: never report this port (e.g. `386/tcp`, `386/tcp@10.0.0.0/8`). Repeatable.
     #[arg(long, value_name = "RULE")]
     pub allow: Vec<String>,

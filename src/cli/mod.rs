@@ -260,6 +260,7 @@ impl args::AnalysisArgs {
             payload_ports: None,
             service_ports: None,
             ghost_ports: None,
+            ..FlowConfig::default()
         }
     }
 
@@ -276,6 +277,7 @@ impl args::AnalysisArgs {
             } else {
                 0
             },
+            kinds: crate::classify::Kinds::parse(&self.kinds).map_err(anyhow::Error::msg)?,
             ..ClassifyConfig::default()
         })
     }

@@ -203,7 +203,8 @@ pub struct Flow {
     pub fragments: u32,
     /// Why it left the table (set when it does).
     pub end: EndReason,
-    keep_payload: bool,
+    /// Payload kept: 0 none, [`SNIFF`] the first `sniff_cap` bytes, [`FULL`] up to `payload_cap`.
+    keep_payload: u8,
     fin_c2s: bool,
     fin_s2c: bool,
 }
@@ -313,7 +314,7 @@ impl Flow {
             vlan: None,
             fragments: 0,
             end: EndReason::EndOfInput,
-            keep_payload: false,
+            keep_payload: 0,
             fin_c2s: false,
             fin_s2c: false,
         }
@@ -434,6 +435,11 @@ pub struct FlowConfig {
     pub payload_cap: usize,
     /// Keep payload only for flows whose server port is in this set (None: all flows).
     pub payload_ports: Option<PortSet>,
+    /// Flows whose server port is in this set (and not in `payload_ports`)
+    /// keep only the first `sniff_cap` bytes: enough to recognise a protocol.
+    pub sniff_ports: Option<PortSet>,
+    /// Bytes kept per direction for `sniff_ports` flows.
+    pub sniff_cap: usize,
     /// Ports of known, implemented services: when a flow starts without a
     /// SYN, the side on such a port (facing one that is not) is the server.
     pub service_ports: Option<PortSet>,
@@ -453,6 +459,8 @@ impl Default for FlowConfig {
             udp_timeout_ns: 60 * 1_000_000_000,
             payload_cap: 512,
             payload_ports: None,
+            sniff_ports: None,
+            sniff_cap: 64,
             service_ports: None,
             ghost_ports: None,
         }
@@ -535,6 +543,16 @@ impl FlowTable {
     /// Payload bytes kept per direction.
     pub fn payload_cap(&self) -> usize {
         self.cfg.payload_cap
+    }
+
+    /// Flows on these server ports keep only the first `sniff_cap` bytes.
+    pub fn sniff_ports(&self) -> Option<&PortSet> {
+        self.cfg.sniff_ports.as_ref()
+    }
+
+    /// Bytes kept per direction on a sniff port.
+    pub fn sniff_cap(&self) -> usize {
+        self.cfg.sniff_cap
     }
 
     /// Counters.
@@ -723,7 +741,7 @@ impl FlowTable {
             let from_client = f.client == a;
             if syn_only && !from_client {
                 f.swap_roles(Orientation::Syn);
-                f.keep_payload = keep_payload(cfg, f.transport, f.server.port);
+                f.keep_payload = payload_mode(cfg, f.transport, f.server.port);
             } else if syn_only {
                 f.orientation = Orientation::Syn;
             } else if p.tcp_flags & (tcp_flags::SYN | tcp_flags::ACK)
@@ -731,7 +749,7 @@ impl FlowTable {
             {
                 if from_client {
                     f.swap_roles(Orientation::SynAck);
-                    f.keep_payload = keep_payload(cfg, f.transport, f.server.port);
+                    f.keep_payload = payload_mode(cfg, f.transport, f.server.port);
                 } else {
                     f.orientation = Orientation::SynAck;
                 }
@@ -753,8 +771,13 @@ impl FlowTable {
         if p.tcp_flags & tcp_flags::FIN != 0 {
             *fin = true;
         }
-        if f.keep_payload && !p.payload.is_empty() {
+        if f.keep_payload != 0 && !p.payload.is_empty() {
             let seq = (p.transport == Transport::Tcp).then_some(p.seq);
+            let cap = if f.keep_payload == SNIFF {
+                cfg.sniff_cap
+            } else {
+                cap
+            };
             let heads = f.heads.get_or_insert_with(Default::default);
             heads.heads[usize::from(!from_client)].push(p.payload, seq, cap);
         }
@@ -856,12 +879,28 @@ impl FlowTable {
     }
 }
 
-/// Payload is kept for flows whose server port is in the configured set (all
-/// flows when there is none).
-fn keep_payload(cfg: &FlowConfig, t: Transport, server_port: u16) -> bool {
-    cfg.payload_ports
+const SNIFF: u8 = 1;
+const FULL: u8 = 2;
+
+/// Payload is kept in full for flows whose server port is in the payload
+/// set (all flows when there is none), the first bytes only for flows on a
+/// sniff port, else not at all.
+fn payload_mode(cfg: &FlowConfig, t: Transport, server_port: u16) -> u8 {
+    if cfg
+        .payload_ports
         .as_ref()
         .is_none_or(|s| s.contains(t, server_port))
+    {
+        FULL
+    } else if cfg
+        .sniff_ports
+        .as_ref()
+        .is_some_and(|s| s.contains(t, server_port))
+    {
+        SNIFF
+    } else {
+        0
+    }
 }
 
 fn new_flow(cfg: &FlowConfig, id: u64, p: &Packet<'_>, ts: i64, a: Endpoint, b: Endpoint) -> Flow {
@@ -901,7 +940,7 @@ fn new_flow(cfg: &FlowConfig, id: u64, p: &Packet<'_>, ts: i64, a: Endpoint, b: 
         vlan: p.vlan,
         fragments: 0,
         end: EndReason::EndOfInput,
-        keep_payload: keep_payload(cfg, p.transport, server.port),
+        keep_payload: payload_mode(cfg, p.transport, server.port),
         fin_c2s: false,
         fin_s2c: false,
     }

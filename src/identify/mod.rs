@@ -176,6 +176,7 @@
 
 pub mod apps;
 pub mod banner;
+pub mod content;
 pub mod dns;
 pub mod enterprise;
 mod fallback;

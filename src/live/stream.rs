@@ -28,11 +28,7 @@ pub fn key(f: &Finding) -> Key {
 
 /// The key as text: `ghost-port/tcp/127.0.0.1:386`.
 pub fn key_text(k: &Key) -> String {
-    let kind = match k.0 {
-        FindingKind::GhostPort => "ghost-port",
-        FindingKind::Sweep => "sweep",
-        FindingKind::GhostSourcePort => "ghost-source-port",
-    };
+    let kind = k.0.as_str();
     match k.2 {
         std::net::IpAddr::V6(a) => format!("{kind}/{}/[{a}]:{}", k.1, k.3),
         a => format!("{kind}/{}/{a}:{}", k.1, k.3),

@@ -109,7 +109,10 @@ pub fn finding_filters(f: &Finding) -> Filters {
     let ip = f.server.ip;
     let a = ws_ip(&ip);
     match f.kind {
-        FindingKind::GhostPort | FindingKind::GhostSourcePort => {
+        FindingKind::GhostPort
+        | FindingKind::GhostSourcePort
+        | FindingKind::UnregisteredService
+        | FindingKind::PortMismatch => {
             let p = f.server.port;
             Filters {
                 bpf: format!(

@@ -60,7 +60,7 @@ pub fn line(report: &Report, f: &Finding) -> Value {
     // ghost source port the client endpoint is the source; for a sweep the
     // scanner is the source and there is no single destination.
     let (source, destination) = match f.kind {
-        FindingKind::GhostPort => {
+        FindingKind::GhostPort | FindingKind::UnregisteredService | FindingKind::PortMismatch => {
             let mut src = Map::new();
             if let Some(c) = f.clients.first().filter(|_| f.clients_total == 1) {
                 src.insert("ip".into(), json!(c));
@@ -128,6 +128,9 @@ pub fn line(report: &Report, f: &Finding) -> Value {
     gp.insert("verdict".into(), json!(f.verdict));
     gp.insert("behaviours".into(), json!(f.behaviours));
     gp.insert("identification".into(), json!(f.protocols));
+    if !f.indicators.is_empty() {
+        gp.insert("indicators".into(), json!(f.indicators));
+    }
     gp.insert("totals".into(), json!(f.totals));
     gp.insert("clients".into(), json!(f.clients));
     gp.insert("clients_total".into(), json!(f.clients_total));

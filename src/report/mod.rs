@@ -95,6 +95,9 @@ pub struct Summary {
     pub findings: u64,
     /// Findings by severity level.
     pub findings_by_severity: BTreeMap<&'static str, u64>,
+    /// Findings by kind (ghost-port, sweep, ghost-source-port,
+    /// unregistered-service, port-mismatch); kinds with none are absent.
+    pub findings_by_kind: BTreeMap<&'static str, u64>,
     /// Findings suppressed by site policy, per rule.
     pub suppressed: Vec<Suppression>,
     /// Findings beyond the cap, not reported on their own: the cap keeps
@@ -158,8 +161,10 @@ impl Report {
             .filter_map(|i| i.error.as_ref().map(|e| e.to_string()))
             .collect();
         let mut by_sev = BTreeMap::new();
+        let mut by_kind = BTreeMap::new();
         for f in &a.outcome.findings {
             *by_sev.entry(f.severity.level.as_str()).or_insert(0u64) += 1;
+            *by_kind.entry(f.kind.as_str()).or_insert(0u64) += 1;
         }
         let first = a
             .inputs
@@ -204,6 +209,7 @@ impl Report {
                 },
                 findings: findings.len() as u64,
                 findings_by_severity: by_sev,
+                findings_by_kind: by_kind,
                 suppressed: a.outcome.suppressed,
                 findings_dropped: a.outcome.findings_dropped,
                 findings_folded: a.outcome.findings_folded,

@@ -257,6 +257,12 @@ pub fn write(r: &Report, out: &mut dyn Write, style: Style) -> io::Result<()> {
         style.bold(&format!("{} finding(s)", r.findings.len())),
         by.join(", ")
     )?;
+    let kinds: Vec<String> = s
+        .findings_by_kind
+        .iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
+    writeln!(out, "  by kind: {}", kinds.join(", "))?;
     if s.findings_dropped > 0 {
         writeln!(
             out,
@@ -469,6 +475,17 @@ fn finding(f: &Finding, out: &mut dyn Write, style: Style) -> io::Result<()> {
     if let Some(e) = &f.explained {
         let label = if e.collapsed() { "explained" } else { "named" };
         writeln!(out, "    {label:<9} {}", clean(&e.reason))?;
+    }
+    for x in &f.indicators {
+        writeln!(
+            out,
+            "    {:<9} {} from the {} at offset {}: {}",
+            "content",
+            x.kind.as_str(),
+            x.direction.as_str(),
+            x.offset,
+            clean(&x.detail)
+        )?;
     }
     let reasons: Vec<String> = f.severity.reasons.iter().map(|r| clean(r)).collect();
     for (i, r) in reasons.iter().enumerate() {
