@@ -542,7 +542,7 @@ mod tests {
 
     #[test]
     fn shell_text_raises() {
-        let c = b"echo open 0.0.0.0 8884 > o&echo get ssms.exe >> o";
+        let c = b"Microsoft Windows [Version 6.1.7601]\r\n\r\nC:\\Users\\bob>";
         let ind = indicators(c, b"");
         let s = score(FindingKind::UnregisteredService, &totals(true), &[], &ind);
         assert!(has(&s, SHELL_TEXT), "{s:?}");
