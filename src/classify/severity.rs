@@ -138,7 +138,7 @@ rules! {
     /// IANA unauthorized use.
     UNAUTHORIZED_USE = ("unauthorized-use", 5, "IANA records unauthorized use of the port");
     /// Short unknown UDP exchange.
-    SHORT_UDP = ("short-udp-exchange", -10, "a short unknown UDP exchange (at most 4 datagrams a flow, nothing recognised)");
+    SHORT_UDP = ("short-udp-exchange", -10, "a short unknown UDP exchange on a port IANA never assigned (at most 4 datagrams a flow, nothing recognised)");
 }
 
 struct Builder {
@@ -301,7 +301,7 @@ pub(super) fn endpoint(i: &Input<'_>) -> Severity {
         && i.indicators.is_empty()
         && t.flows > 0
         && i.max_flow_packets <= 4
-        && i.kind != FindingKind::GhostSourcePort
+        && i.kind == FindingKind::UnregisteredService
     {
         b.add(
             SHORT_UDP,
