@@ -221,3 +221,36 @@ fn truncated_packets_keep_their_headers() {
     assert!(p["truncated_frames"].as_u64().unwrap() >= 3);
     assert_eq!(r["findings"].as_array().unwrap().len(), 2);
 }
+
+/// Issue 19: the sweep's Wireshark filter must be accepted by tshark (set
+/// members need commas in Wireshark 4.x) and select the sweep's packets.
+/// tshark is installed by `.ci/deps --test`.
+#[test]
+fn sweep_wireshark_filter_runs_in_tshark() {
+    let (_, r) = common::scan_json(&[common::fixture("sweep.pcap")], &[]);
+    let sweep = r["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["kind"] == "sweep")
+        .expect("a sweep finding")
+        .clone();
+    let filter = sweep["filter"]["wireshark"]
+        .as_str()
+        .expect("filter")
+        .to_string();
+    assert!(filter.contains("tcp.port in {"), "{filter}");
+    let out = std::process::Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(common::fixture("sweep.pcap"))
+        .args(["-Y", &filter])
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("tshark could not run ({e}); install the test tools with `bash .ci/deps --test`")
+        });
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "tshark rejected {filter}: {stderr}");
+    let lines = String::from_utf8_lossy(&out.stdout).lines().count();
+    // 50 SYNs, 44 RST/ACKs, 3 SYN-ACKs and 3 client RSTs (fixtures/README.md).
+    assert_eq!(lines, 100, "{filter}");
+}

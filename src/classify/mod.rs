@@ -274,6 +274,10 @@ impl FlowRecord {
     }
 }
 
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
+
 /// What a finding is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -449,9 +453,13 @@ pub struct Finding {
     pub flows: Vec<FlowRecord>,
     /// Flow records not kept.
     pub flows_omitted: u64,
-    /// For sweeps: targeted (port, transport) pairs (capped).
+    /// For sweeps: targeted (host, port, transport) triples, the answered
+    /// ones first (capped at 200).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<SweepTarget>,
+    /// For sweeps: targets beyond the cap, not listed in `targets`.
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub targets_omitted: u64,
     /// Why this traffic is expected (a recognised application, a negotiated
     /// port), or which dual-use tool it is; absent when nothing explains it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -701,6 +709,8 @@ impl SourceAcc {
 /// without end-of-analysis behaviours, flows). The least goes first.
 type Rank = (u32, u64);
 
+/// Sweep targets listed in a finding (the rest are counted).
+const MAX_SWEEP_TARGETS_LISTED: usize = 200;
 const MAX_SWEEP_SOURCES: usize = 10_000;
 const MAX_CLIENTS_COUNTED: usize = 4096;
 const MAX_TARGETS_PER_SOURCE: usize = 4096;
@@ -1129,10 +1139,11 @@ impl<'kb> Classifier<'kb> {
                 last_ts = last_ts.max(acc.last_ts);
             }
         }
-        let targets: Vec<SweepTarget> = s
+        // the cap keeps the answered targets first (a server that answered
+        // matters more than a probe that did not), then in address order
+        let mut targets: Vec<SweepTarget> = s
             .targets
             .iter()
-            .take(200)
             .map(|(&(ip, port, transport), &answered)| SweepTarget {
                 ip,
                 port,
@@ -1140,6 +1151,10 @@ impl<'kb> Classifier<'kb> {
                 answered,
             })
             .collect();
+        targets.sort_by_key(|t| !t.answered);
+        let targets_omitted =
+            (targets.len().saturating_sub(MAX_SWEEP_TARGETS_LISTED)) as u64 + s.overflow;
+        targets.truncate(MAX_SWEEP_TARGETS_LISTED);
         Finding {
             id: String::new(),
             kind: FindingKind::Sweep,
@@ -1177,6 +1192,7 @@ impl<'kb> Classifier<'kb> {
             flows: Vec::new(),
             flows_omitted: totals.flows,
             targets,
+            targets_omitted,
             explained: None,
             local_process: None,
             filter: None,
@@ -1349,6 +1365,7 @@ impl<'kb> Classifier<'kb> {
             flows: acc.flows,
             flows_omitted: acc.flows_omitted,
             targets: Vec::new(),
+            targets_omitted: 0,
             explained,
             local_process: None,
             filter: None,
@@ -1765,6 +1782,39 @@ mod cap_tests {
         assert_eq!(f.flows.len(), 3);
         assert_eq!(f.flows_omitted, 18);
         assert!(f.flows.iter().any(|r| r.answered));
+    }
+
+    /// A sweep over more targets than are listed keeps the answered ones in
+    /// its list and counts the rest in `targets_omitted`.
+    #[test]
+    fn sweep_targets_list_answered_first_and_count_the_rest() {
+        let kb = KnowledgeBase::builtin();
+        let mut c = Classifier::new(kb, ClassifyConfig::default());
+        let mut t = FlowTable::new(FlowConfig::default());
+        let n = MAX_SWEEP_TARGETS_LISTED as u32 + 50;
+        for i in 0..n {
+            let dst = format!("198.51.{}.{}", 100 + i / 250, 1 + i % 250);
+            t.update(&udp(0x0a00_0001, &dst, b"x"), i64::from(i), 60);
+        }
+        // the last (highest-addressed) target answers
+        let dst = format!("198.51.{}.{}", 100 + (n - 1) / 250, 1 + (n - 1) % 250);
+        let mut back = udp(0x0a00_0001, &dst, b"y");
+        std::mem::swap(&mut back.src, &mut back.dst);
+        std::mem::swap(&mut back.src_port, &mut back.dst_port);
+        t.update(&back, i64::from(n), 60);
+        t.finish_all();
+        for f in t.drain_finished() {
+            c.add(&f);
+        }
+        let out = c.finish();
+        let sweep = out
+            .findings
+            .iter()
+            .find(|f| f.kind == FindingKind::Sweep)
+            .expect("a sweep");
+        assert_eq!(sweep.targets.len(), MAX_SWEEP_TARGETS_LISTED);
+        assert_eq!(sweep.targets_omitted, 50);
+        assert!(sweep.targets[0].answered);
     }
 
     /// With the findings cap reached, a more severe finding replaces the

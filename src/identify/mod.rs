@@ -525,6 +525,17 @@ pub fn identify(transport: Transport, client: &[u8], server: &[u8]) -> Identific
     let c = Direction::Client;
     let s = Direction::Server;
 
+    // 0. What listens on a port is what the server says: an SSH server's
+    // banner wins over whatever the client sent (a web request to an SSH
+    // server is still an SSH server).
+    if tcp
+        && !client.starts_with(b"SSH-")
+        && let Some(mut id) = ssh::banner(s, server)
+    {
+        ssh::enrich_with_client(&mut id, client);
+        return id;
+    }
+
     // 1. Highly structured client requests.
     if tcp && let Some(mut id) = tls::client_hello(c, client) {
         tls::enrich_with_server(&mut id, server);

@@ -351,6 +351,16 @@ fn server_banner_wins_for_banner_protocols() {
         id.field("ssh.client_banner"),
         Some("SSH-2.0-paramiko_3.4.0")
     );
+    // Issue 19: an HTTP request answered by an SSH banner is an SSH server.
+    let id = identify(
+        Tcp,
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"SSH-2.0-OpenSSH_8.7\r\n",
+    );
+    assert_eq!(
+        (id.protocol, id.summary.as_str(), id.evidence.direction),
+        (Protocol::Ssh, "SSH-2.0-OpenSSH_8.7", Direction::Server)
+    );
     // Client banner alone still counts.
     let id = identify(Tcp, b"SSH-2.0-paramiko_3.4.0\r\n", b"");
     assert_eq!(

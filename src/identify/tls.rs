@@ -572,8 +572,30 @@ pub fn server_hello(dir: Direction, data: &[u8]) -> Option<Identification> {
 }
 
 /// Adds the server's negotiated version and cipher to a ClientHello answer.
+/// The bytes after any complete Alert (21) or ChangeCipherSpec (20)
+/// records at the start (at most 4): a server may send a warning alert
+/// before its ServerHello in the same segment.
+fn after_alerts(mut data: &[u8]) -> &[u8] {
+    for _ in 0..4 {
+        match data {
+            [20 | 21, 3, _, hi, lo, ..] => {
+                let len = usize::from(u16::from_be_bytes([*hi, *lo]));
+                if len > MAX_RECORD {
+                    break;
+                }
+                match data.get(5 + len..) {
+                    Some(rest) if !rest.is_empty() => data = rest,
+                    _ => break,
+                }
+            }
+            _ => break,
+        }
+    }
+    data
+}
+
 pub(crate) fn enrich_with_server(id: &mut Identification, server: &[u8]) {
-    if let Some(hs) = handshake_start(server, HS_SERVER_HELLO, MIN_SERVER_HELLO)
+    if let Some(hs) = handshake_start(after_alerts(server), HS_SERVER_HELLO, MIN_SERVER_HELLO)
         && let Ok(sh) = parse_server_hello(hs.body, hs.hs_len)
     {
         let v = sh.selected_version.unwrap_or(sh.legacy_version);
@@ -739,6 +761,17 @@ mod tests {
         let id = client_hello(Direction::Client, &bytes[..sni_end]).unwrap();
         assert_eq!(id.field("tls.sni"), Some("evil.example"));
         assert_eq!(id.confidence, Confidence::High);
+    }
+
+    #[test]
+    fn server_hello_after_an_alert_record_is_read() {
+        // issue 19: a warning alert record, then the ServerHello, in one segment
+        let mut server = vec![21, 3, 3, 0, 2, 1, 112];
+        server.extend(build_server_hello(0xc02f, None));
+        let client = build_client_hello(&spec_example());
+        let id = crate::identify::identify(crate::Transport::Tcp, &client, &server);
+        assert_eq!(id.field("tls.server_version"), Some("TLS 1.2"));
+        assert_eq!(id.field("tls.server_cipher"), Some("0xc02f"));
     }
 
     #[test]

@@ -139,7 +139,8 @@ pub fn finding_filters(f: &Finding) -> Filters {
                 }
                 let ts = tr.as_str();
                 bpf_parts.push(format!("({ts} and (port {}))", list.join(" or port ")));
-                ws_parts.push(format!("{ts}.port in {{{}}}", list.join(" ")));
+                // Wireshark 4 wants commas between set members
+                ws_parts.push(format!("{ts}.port in {{{}}}", list.join(", ")));
             }
             if bpf_parts.is_empty() {
                 bpf_parts.push(t.to_string());

@@ -138,6 +138,9 @@ pub fn line(report: &Report, f: &Finding) -> Value {
     gp.insert("flows_omitted".into(), json!(f.flows_omitted));
     if !f.targets.is_empty() {
         gp.insert("targets".into(), json!(f.targets));
+        if f.targets_omitted > 0 {
+            gp.insert("targets_omitted".into(), json!(f.targets_omitted));
+        }
     }
     gp.insert("filter".into(), json!(f.filter));
     if let Some(p) = report.evidence_file(&f.id) {
