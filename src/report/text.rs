@@ -385,14 +385,46 @@ fn finding(f: &Finding, out: &mut dyn Write, style: Style) -> io::Result<()> {
             v.class.as_str(),
             rec
         )?;
-        for (i, reason) in v.reasons.iter().enumerate() {
-            let head = if i == 0 { "why" } else { "" };
-            writeln!(
-                out,
-                "    {head:<9} - {} [{}]",
+        // The negative evidence ("no Wireshark dissector...", "not in ...")
+        // folds into one line; the full list stays in JSON and `ghostport port`.
+        let is_negative = |t: &str| t.starts_with("no ") || t.starts_with("not in ");
+        let negatives: Vec<&str> = v
+            .reasons
+            .iter()
+            .filter(|r| is_negative(&r.text))
+            .map(|r| r.source.as_str())
+            .collect();
+        let mut lines: Vec<String> = Vec::new();
+        let mut folded = false;
+        for reason in &v.reasons {
+            if is_negative(&reason.text) {
+                if !folded && negatives.len() > 1 {
+                    folded = true;
+                    lines.push(format!(
+                        "no implementation evidence in {} sources: {} (details: ghostport port {}/{})",
+                        negatives.len(),
+                        clean(&negatives.join(", ")),
+                        v.port,
+                        v.transport
+                    ));
+                } else if negatives.len() <= 1 {
+                    lines.push(format!(
+                        "{} [{}]",
+                        clean(&reason.text),
+                        clean(&reason.source)
+                    ));
+                }
+                continue;
+            }
+            lines.push(format!(
+                "{} [{}]",
                 clean(&reason.text),
                 clean(&reason.source)
-            )?;
+            ));
+        }
+        for (i, line) in lines.iter().enumerate() {
+            let head = if i == 0 { "why" } else { "" };
+            writeln!(out, "    {head:<9} - {line}")?;
         }
         if !v.tags.is_empty() {
             writeln!(out, "    {:<9} {}", "tags", clean(&v.tags.join(", ")))?;
